@@ -1,0 +1,362 @@
+"""Stage 2: where the body, metal, bones, joints and skin are.
+
+Everything runs on the working-resolution image (float32, higher = denser).
+Lengths come in millimetres from :class:`~calcidetect.config.Config` and are
+converted with the working spacing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.filters import threshold_otsu
+from skimage.measure import regionprops_table
+
+from .background import noise_sigma, soft_tissue_background
+from .config import Config
+from .filters import dilate, gaussian
+
+__all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_body", "find_bone", "find_joints"]
+
+#: Fraction of the image's intensity range within which a pixel counts as
+#: saturated (collimation / unexposed film).
+_SATURATION_BAND = 0.04
+#: Collimation must run along the image edge for at least this long.
+_COLLIMATION_MIN_CONTACT_MM = 15.0
+#: A collimation region is flat: its std is at most this fraction of the range.
+_COLLIMATION_MAX_STD = 0.05
+#: Penumbra (soft edge) added around collimation and padding.
+_COLLIMATION_PENUMBRA_MM = 2.0
+#: Smoothing before thresholding air against tissue.
+_BODY_SMOOTH_MM = 1.0
+#: Air is present when tissue stands this many air-spreads above air.
+_AIR_SEPARATION = 6.0
+#: Air and tissue must each cover at least this fraction of the exposed area.
+_MIN_CLASS_FRACTION = 0.05
+#: Opening radius that strips burned-in text strokes from the body mask.
+_BODY_OPENING_MM = 1.5
+#: Body parts smaller than this are labels or markers, not anatomy.
+_MIN_BODY_PART_MM2 = 400.0
+#: Dense-structure thresholds for bone, as fractions of the image's densest
+#: soft-tissue excess (its 99.5th percentile).
+_BONE_HIGH_FRACTION = 0.35
+_BONE_LOW_FRACTION = 0.2
+_BONE_CONTRAST_PERCENTILE = 99.5
+#: No bone when the densest excess is below this many noise sigmas.
+_MIN_BONE_CONTRAST_SIGMA = 12.0
+#: Bone background scale (mm): wider than a phalanx, narrower than a limb.
+_BONE_BACKGROUND_MM = 12.0
+#: Cortex test: rim (within this of the edge) denser than the core by this ratio.
+_CORTEX_RIM_MM = 1.0
+_CORTEX_CORE_MM = 2.0
+_CORTEX_MIN_RATIO = 1.08
+#: Shape tests for bone components.
+_BONE_MIN_SOLIDITY = 0.92
+_BONE_MIN_ELONGATION = 2.5
+#: Bone halo: blur around a bone edge counted as bone while still dense.
+_BONE_HALO_MM = 1.5
+_BONE_HALO_SIGMA = 3.0
+
+
+@dataclass
+class Anatomy:
+    """Masks and maps of the anatomy on the working grid.
+
+    Attributes
+    ----------
+    valid : ndarray of bool
+        Exposed image area (not collimation or padding).
+    body : ndarray of bool
+        Inside the patient (air, text and markers excluded).
+    metal : ndarray of bool
+        Metal and lead markers (denser than any calcium), with a margin.
+    bone : ndarray of bool
+        Bone, medulla filled, plus its blurred halo.
+    bone_labels : ndarray of int32
+        Connected bones (0 = none).
+    bone_orientation : ndarray of float
+        Orientation (radians, skimage convention) of each bone label; index 0 unused.
+    joint_distance_px : ndarray of float32
+        Distance to the nearest joint gap (inf-like large values where none).
+    joints_rc : ndarray, shape (n, 2)
+        Joint gap centres (working grid).
+    skin_depth_px : ndarray of float32
+        Distance below the skin line inside the body.
+    noise : float
+        Noise sigma of the working image.
+    """
+
+    valid: np.ndarray
+    body: np.ndarray
+    metal: np.ndarray
+    bone: np.ndarray
+    bone_labels: np.ndarray
+    bone_orientation: np.ndarray
+    joint_distance_px: np.ndarray
+    joints_rc: np.ndarray
+    skin_depth_px: np.ndarray
+    noise: float
+
+
+def _border_labels(labels: np.ndarray) -> np.ndarray:
+    """Label values found on the image border."""
+    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    return np.unique(edge[edge > 0])
+
+
+def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Unexposed borders and flat padding connected to the image edge.
+
+    Collimation leaves film unexposed: in attenuation terms it is as bright as
+    anything in the image and flat, and runs along an edge.  Constant padding
+    (black or white bars added when images are squared) is flat too.
+    """
+    smooth = gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
+    lo, hi = np.percentile(smooth, [0.5, 99.9])
+    span = max(float(hi - lo), 1e-6)
+    candidates = smooth >= hi - _SATURATION_BAND * span
+    # flat padding: zero local range
+    local_range = cv2.dilate(image, np.ones((3, 3), np.uint8)) - cv2.erode(image, np.ones((3, 3), np.uint8))
+    flat = local_range <= 1e-6 * span
+    mask = np.zeros(image.shape, bool)
+    min_contact = _COLLIMATION_MIN_CONTACT_MM / spacing_mm
+    for cand, need_flat_std in ((candidates, True), (flat, False)):
+        labels, n = ndi.label(cand)
+        if n == 0:
+            continue
+        edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+        contact = np.bincount(edge, minlength=n + 1)
+        contact[0] = 0
+        keep = contact >= min_contact
+        if need_flat_std and keep.any():
+            idx = np.arange(n + 1)
+            std = np.zeros(n + 1)
+            std[1:] = ndi.standard_deviation(smooth, labels, idx[1:])
+            keep &= std <= _COLLIMATION_MAX_STD * span
+        mask |= keep[labels]
+    return dilate(mask, _COLLIMATION_PENUMBRA_MM / spacing_mm) if mask.any() else mask
+
+
+def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Inside-the-patient mask: tissue above air, without text or markers.
+
+    Air is looked for as the low class of Otsu's threshold; it counts as air
+    only if it lies mostly at the image edge and is tight compared with its
+    distance to tissue (a thick hip has no air, and then the whole exposed area
+    is body).  Burned-in text strokes are removed by an opening, and parts
+    smaller than a small body part (markers, labels) are dropped.
+    """
+    smooth = gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
+    values = smooth[valid]
+    if values.size < 16:
+        return valid.copy()
+    step = max(1, values.size // 200_000)
+    sample = values[::step]
+    t = threshold_otsu(sample)
+    low, high = sample[sample < t], sample[sample >= t]
+    body = valid.copy()
+    if low.size > _MIN_CLASS_FRACTION * sample.size and high.size > _MIN_CLASS_FRACTION * sample.size:
+        q25, q50, q95, q75 = np.percentile(low, [25, 50, 95, 75])
+        spread = max((q75 - q25) / 1.349, 1e-6)
+        if np.median(high) - q50 > _AIR_SEPARATION * spread:
+            threshold = 0.5 * (q95 + t)
+            body = valid & (smooth > threshold)
+    body = cv2.morphologyEx(
+        body.astype(np.uint8), cv2.MORPH_OPEN, _disk(_BODY_OPENING_MM / spacing_mm)
+    ).astype(bool)
+    labels, n = ndi.label(body)
+    if n > 0:
+        areas = np.bincount(labels.ravel(), minlength=n + 1)
+        areas[0] = 0
+        min_area = max(_MIN_BODY_PART_MM2 / spacing_mm**2, 0.05 * areas.max())
+        body = (areas >= min_area)[labels]
+    return ndi.binary_fill_holes(body) & valid
+
+
+def _disk(radius_px: float) -> np.ndarray:
+    r = max(1, int(round(radius_px)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def find_metal(image: np.ndarray, body: np.ndarray, valid: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
+    """Metal and lead: denser than any bone by a margin of the body's range."""
+    region = body if body.any() else valid
+    soft, bone = np.percentile(image[region], [50, 99])
+    threshold = bone + cfg.metal_excess_over_bone * max(bone - soft, 1e-6)
+    metal = (image > threshold) & valid
+    return dilate(metal, 1.0 / spacing_mm) if metal.any() else metal
+
+
+def _component_stats(labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm: float) -> dict[str, np.ndarray]:
+    """Per-component size, width, cortex ratio, solidity and elongation (index 1..n)."""
+    idx = np.arange(1, n + 1)
+    inside = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
+    area = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(float)
+    width = 2.0 * np.asarray(ndi.maximum(inside, labels, idx), float)
+    rim_px, core_px = _CORTEX_RIM_MM / spacing_mm, _CORTEX_CORE_MM / spacing_mm
+    rim = (inside > 0) & (inside <= rim_px)
+    core = inside >= core_px
+    rim_sum = np.bincount(labels[rim], weights=excess[rim], minlength=n + 1)[1:]
+    rim_n = np.bincount(labels[rim], minlength=n + 1)[1:]
+    core_sum = np.bincount(labels[core], weights=excess[core], minlength=n + 1)[1:]
+    core_n = np.bincount(labels[core], minlength=n + 1)[1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cortex = np.where(core_n > 0, (rim_sum / np.maximum(rim_n, 1)) / np.maximum(core_sum / np.maximum(core_n, 1), 1e-9), 0.0)
+    props = regionprops_table(labels, properties=("label", "solidity", "axis_major_length", "axis_minor_length", "orientation"))
+    order = np.argsort(props["label"])
+    solidity = np.asarray(props["solidity"])[order]
+    major = np.asarray(props["axis_major_length"])[order]
+    minor = np.asarray(props["axis_minor_length"])[order]
+    orientation = np.asarray(props["orientation"])[order]
+    touches = np.zeros(n, bool)
+    touches[_border_labels(labels) - 1] = True
+    return {
+        "area_mm2": area * spacing_mm**2,
+        "width_mm": width * spacing_mm,
+        "cortex_ratio": cortex,
+        "solidity": solidity,
+        "elongation": major / np.maximum(minor, 1.0),
+        "orientation": orientation,
+        "touches_border": touches,
+        "label": idx,
+    }
+
+
+def find_bone(
+    image: np.ndarray, body: np.ndarray, metal: np.ndarray, noise: float, spacing_mm: float, cfg: Config
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bone mask (medulla filled, halo included) and dense excess over soft tissue.
+
+    Dense structures are found as excess over a soft-tissue background; a
+    dense component is bone when it is wide enough and looks like bone: a
+    cortex (rim denser than core), smooth convex outline, long shaft shape, or
+    it runs off the image (pelvis, scapula, long-bone shafts).  Calcified
+    masses are solid and lobulated, so they fail those tests.
+
+    Returns
+    -------
+    bone : ndarray of bool
+    excess : ndarray of float32
+        Image minus the soft-tissue background (used again by segmentation).
+    """
+    soft = body & ~metal
+    background = soft_tissue_background(image, soft, _BONE_BACKGROUND_MM / spacing_mm, noise)
+    excess = (image - background).astype(np.float32)
+    values = excess[soft]
+    if values.size == 0:
+        return np.zeros(image.shape, bool), excess
+    contrast = float(np.percentile(values, _BONE_CONTRAST_PERCENTILE))
+    if contrast < _MIN_BONE_CONTRAST_SIGMA * noise:
+        return np.zeros(image.shape, bool), excess
+    smooth = gaussian(excess, 0.3 / spacing_mm)
+    high = soft & (smooth > _BONE_HIGH_FRACTION * contrast)
+    low = soft & (smooth > _BONE_LOW_FRACTION * contrast)
+    labels, n = ndi.label(low)
+    if n == 0:
+        return np.zeros(image.shape, bool), excess
+    seeded = np.zeros(n + 1, bool)
+    seeded[np.unique(labels[high])] = True
+    seeded[0] = False
+    # close small gaps in a cortex ring, then fill the medulla
+    dense = seeded[labels]
+    dense = cv2.morphologyEx(dense.astype(np.uint8), cv2.MORPH_CLOSE, _disk(0.8 / spacing_mm)).astype(bool)
+    dense = ndi.binary_fill_holes(dense)
+    labels, n = ndi.label(dense)
+    if n == 0:
+        return np.zeros(image.shape, bool), excess
+    st = _component_stats(labels, n, excess, spacing_mm)
+    big = (st["width_mm"] >= cfg.min_bone_width_mm) & (st["area_mm2"] >= cfg.min_bone_area_mm2)
+    small_round = (st["width_mm"] >= cfg.min_bone_width_mm) & (st["solidity"] >= _BONE_MIN_SOLIDITY)
+    looks_bony = (
+        (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
+        | (st["solidity"] >= _BONE_MIN_SOLIDITY)
+        | st["touches_border"]
+        | (st["elongation"] >= _BONE_MIN_ELONGATION)
+    )
+    is_bone = np.concatenate([[False], (big & looks_bony) | small_round])
+    bone = is_bone[labels]
+    if bone.any():
+        # halo: blurred edge still denser than soft tissue, close to the bone
+        near = dilate(bone, _BONE_HALO_MM / spacing_mm)
+        bone |= near & (smooth > _BONE_HALO_SIGMA * noise)
+    return bone, excess
+
+
+def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Joint gaps: where two different bones come within ``joint_gap_max_mm``.
+
+    The gap is found on the boundary between the bones' zones of influence
+    (a Voronoi split of the non-bone pixels by nearest bone).
+
+    Returns
+    -------
+    joint_distance_px, joints_rc, bone_labels, bone_orientation
+    """
+    bone_labels, n = ndi.label(bone)
+    far = np.float32(1e6)
+    if n < 2:
+        orient = _orientations(bone_labels, n)
+        return np.full(bone.shape, far, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
+    dist, (ri, ci) = ndi.distance_transform_edt(bone_labels == 0, return_indices=True)
+    nearest = bone_labels[ri, ci]
+    boundary = np.zeros(bone.shape, bool)
+    boundary[:-1] |= nearest[:-1] != nearest[1:]
+    boundary[:, :-1] |= nearest[:, :-1] != nearest[:, 1:]
+    gap = boundary & (dist <= 0.5 * cfg.joint_gap_max_mm / spacing_mm) & (bone_labels == 0)
+    if not gap.any():
+        orient = _orientations(bone_labels, n)
+        return np.full(bone.shape, far, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
+    joint_distance = cv2.distanceTransform((~gap).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    glabels, m = ndi.label(dilate(gap, 1.0 / spacing_mm))
+    centres = np.array(ndi.center_of_mass(gap, glabels, np.arange(1, m + 1))).reshape(-1, 2)
+    return joint_distance.astype(np.float32), centres, bone_labels.astype(np.int32), _orientations(bone_labels, n)
+
+
+def _orientations(bone_labels: np.ndarray, n: int) -> np.ndarray:
+    orient = np.zeros(n + 1)
+    if n:
+        props = regionprops_table(bone_labels, properties=("label", "orientation"))
+        orient[np.asarray(props["label"])] = props["orientation"]
+    return orient
+
+
+def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """Distance (px) below the skin line; image edges and collimation are not skin."""
+    inside = body | ~valid
+    padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)
+    depth = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    return np.where(body, depth, 0).astype(np.float32)
+
+
+def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[Anatomy, np.ndarray]:
+    """Run every anatomy step on a working-resolution image.
+
+    Returns
+    -------
+    anatomy : Anatomy
+    excess : ndarray of float32
+        Density excess over the bone-stage soft-tissue background.
+    """
+    collimation = find_collimation(image, spacing_mm)
+    valid = ~collimation
+    body = find_body(image, valid, spacing_mm)
+    noise = noise_sigma(image, body if body.any() else valid, cfg.noise_scale_mm / spacing_mm)
+    metal = find_metal(image, body, valid, spacing_mm, cfg)
+    bone, excess = find_bone(image, body, metal, noise, spacing_mm, cfg)
+    joint_distance, joints, bone_labels, orient = find_joints(bone, spacing_mm, cfg)
+    anatomy = Anatomy(
+        valid=valid,
+        body=body,
+        metal=metal,
+        bone=bone,
+        bone_labels=bone_labels,
+        bone_orientation=orient,
+        joint_distance_px=joint_distance,
+        joints_rc=joints,
+        skin_depth_px=skin_depth(body, valid),
+        noise=noise,
+    )
+    return anatomy, excess

@@ -1,0 +1,134 @@
+"""Fast whole-array filters shared by the pipeline stages (OpenCV-backed).
+
+All sizes here are in pixels; callers convert from millimetres.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+__all__ = [
+    "gaussian",
+    "normalized_gaussian",
+    "disk",
+    "dilate",
+    "erode",
+    "distance_inside",
+    "resize_to",
+]
+
+#: Below this weight a normalized convolution is not trusted and the next
+#: coarser scale fills in.
+_MIN_SUPPORT = 0.05
+#: Each coarser fallback scale is this many times the previous one.
+_FALLBACK_FACTOR = 3.0
+#: Number of fallback scales tried after the requested one.
+_FALLBACK_LEVELS = 3
+
+
+def gaussian(image: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian blur (float32) with reflecting borders; large sigmas via a pyramid.
+
+    For ``sigma_px`` above 8 the image is shrunk by a power of two first,
+    blurred with the reduced sigma and enlarged back: the result is smooth at
+    that scale anyway, and the cost stops growing with sigma.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    if sigma_px <= 0:
+        return img.copy()
+    factor = 1
+    while sigma_px / factor > 8 and min(img.shape) // (factor * 2) >= 16:
+        factor *= 2
+    if factor == 1:
+        return cv2.GaussianBlur(img, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
+    h, w = img.shape
+    small = cv2.resize(img, (max(1, w // factor), max(1, h // factor)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), sigma_px / factor, borderType=cv2.BORDER_REFLECT)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Weighted Gaussian mean: ``G*(w x) / G*(w)``, filled where support is thin.
+
+    Where the weight in reach of ``sigma_px`` is below a small fraction, the
+    value comes from coarser scales, so holes as large as a bone or a mass are
+    filled smoothly from their surroundings (normalized convolution, Knutsson
+    and Westin 1993).
+
+    Parameters
+    ----------
+    image : ndarray
+        Values to average.
+    weight : ndarray
+        Non-negative weights (0 = ignore the pixel), same shape.
+    sigma_px : float
+        Gaussian sigma in pixels of the finest scale.
+
+    Returns
+    -------
+    ndarray of float32
+    """
+    img = np.asarray(image, dtype=np.float32)
+    w = np.asarray(weight, dtype=np.float32)
+    num = gaussian(img * w, sigma_px)
+    den = gaussian(w, sigma_px)
+    out = num / np.maximum(den, 1e-6)
+    missing = den < _MIN_SUPPORT
+    sigma = sigma_px
+    for _ in range(_FALLBACK_LEVELS):
+        if not missing.any():
+            break
+        sigma *= _FALLBACK_FACTOR
+        num_c = gaussian(img * w, sigma)
+        den_c = gaussian(w, sigma)
+        coarse = num_c / np.maximum(den_c, 1e-6)
+        # blend smoothly: trust the fine scale in proportion to its support
+        alpha = np.clip(den / _MIN_SUPPORT, 0.0, 1.0)
+        out = np.where(missing, alpha * out + (1 - alpha) * coarse, out)
+        den = np.maximum(den, den_c)
+        missing = den < _MIN_SUPPORT
+    if missing.any():
+        total = float(w.sum())
+        fill = float((img * w).sum() / total) if total > 0 else float(np.median(img))
+        out[missing] = fill
+    return out.astype(np.float32, copy=False)
+
+
+def disk(radius_px: float) -> np.ndarray:
+    """An elliptical (disk) structuring element of the given radius, uint8."""
+    r = max(0, int(round(radius_px)))
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def dilate(mask: np.ndarray, radius_px: float) -> np.ndarray:
+    """Binary dilation of a bool mask by a disk (OpenCV)."""
+    if radius_px < 0.5:
+        return mask.copy()
+    return cv2.dilate(mask.astype(np.uint8), disk(radius_px)).astype(bool)
+
+
+def erode(mask: np.ndarray, radius_px: float) -> np.ndarray:
+    """Binary erosion of a bool mask by a disk (OpenCV)."""
+    if radius_px < 0.5:
+        return mask.copy()
+    return cv2.erode(mask.astype(np.uint8), disk(radius_px), borderValue=1).astype(bool)
+
+
+def distance_inside(mask: np.ndarray) -> np.ndarray:
+    """Euclidean distance (px) of each True pixel to the nearest False pixel."""
+    return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def resize_to(image: np.ndarray, shape: tuple[int, int], *, nearest: bool = False) -> np.ndarray:
+    """Resize a 2-D array to ``shape`` (rows, cols); area-averaging when shrinking."""
+    h, w = shape
+    if image.shape == (h, w):
+        return image
+    if nearest:
+        interp = cv2.INTER_NEAREST
+    elif h < image.shape[0]:
+        interp = cv2.INTER_AREA
+    else:
+        interp = cv2.INTER_LINEAR
+    return cv2.resize(image, (w, h), interpolation=interp)
