@@ -114,18 +114,38 @@ def _cmd_detect(args: argparse.Namespace) -> int:
 
 def _cmd_batch(args: argparse.Namespace) -> int:
     from . import batch
+    from .errors import ConfigError
 
-    cfg = _load_config(args.config, args.assumed_spacing_mm)
-    summary = batch.run(
-        args.in_dir,
-        args.out_dir,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        resume=args.resume,
-        config=cfg,
-        quiet=args.quiet,
-        overlays=not args.no_overlays,
-    )
+    # usage errors (bad --config, OUT_DIR == IN_DIR, ...) exit with 2
+    try:
+        cfg = _load_config(args.config, args.assumed_spacing_mm)
+    except ConfigError as exc:
+        print(f"calcidetect: error: {exc}", file=sys.stderr)
+        return 2
+    if args.workers is not None and args.workers < 1:
+        print("calcidetect: error: --workers must be >= 1", file=sys.stderr)
+        return 2
+    try:
+        summary = batch.run(
+            args.in_dir,
+            args.out_dir,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            resume=args.resume,
+            config=cfg,
+            quiet=args.quiet,
+            overlays=not args.no_overlays,
+        )
+    except batch.BatchUsageError as exc:
+        print(f"calcidetect: error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet or summary.n_failed:
+        print(
+            f"{summary.n_ok} of {summary.n_total} inputs analysed, {summary.n_failed} failed"
+            + (f", {summary.n_skipped} already done" if summary.n_skipped else "")
+            + f"; results in {summary.out_dir} (see report.html, images.csv)",
+            file=sys.stderr,
+        )
     return 0 if summary.n_failed == 0 else 1
 
 
