@@ -56,9 +56,17 @@ _CORTEX_MIN_RATIO = 1.08
 #: Shape tests for bone components.
 _BONE_MIN_SOLIDITY = 0.92
 _BONE_MIN_ELONGATION = 2.5
+#: Percentile of excess inside bone taken as the cortex's density.
+_CORTEX_PERCENTILE = 95.0
+#: Margin around metal (streaks and blur).
+_METAL_MARGIN_MM = 1.0
 #: Bone halo: blur around a bone edge counted as bone while still dense.
 _BONE_HALO_MM = 1.5
 _BONE_HALO_SIGMA = 3.0
+
+
+#: Distances are capped here (pixels) so "no skin in sight" stays finite.
+_FAR_PX = 1e5
 
 
 @dataclass
@@ -181,13 +189,21 @@ def _disk(radius_px: float) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
-def find_metal(image: np.ndarray, body: np.ndarray, valid: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
-    """Metal and lead: denser than any bone by a margin of the body's range."""
-    region = body if body.any() else valid
-    soft, bone = np.percentile(image[region], [50, 99])
-    threshold = bone + cfg.metal_excess_over_bone * max(bone - soft, 1e-6)
-    metal = (image > threshold) & valid
-    return dilate(metal, 1.0 / spacing_mm) if metal.any() else metal
+def find_metal(excess: np.ndarray, body: np.ndarray, bone: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
+    """Metal and lead: denser than bone's cortex by a margin.
+
+    ``excess`` is density over soft tissue; the reference is the 95th
+    percentile of it inside bone (cortex).  With no bone in the image there is
+    no reference, and nothing is called metal (markers outside the body are
+    already outside the body mask).
+    """
+    if not bone.any():
+        return np.zeros(excess.shape, bool)
+    cortex = float(np.percentile(excess[bone], _CORTEX_PERCENTILE))
+    if cortex <= 0:
+        return np.zeros(excess.shape, bool)
+    metal = (excess > cfg.metal_min_relative_density * cortex) & body
+    return dilate(metal, _METAL_MARGIN_MM / spacing_mm) if metal.any() else metal
 
 
 def _component_stats(labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm: float) -> dict[str, np.ndarray]:
@@ -328,7 +344,7 @@ def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:
     inside = body | ~valid
     padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)
     depth = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-    return np.where(body, depth, 0).astype(np.float32)
+    return np.where(body, np.minimum(depth, _FAR_PX), 0).astype(np.float32)
 
 
 def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[Anatomy, np.ndarray]:
@@ -344,8 +360,9 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[Ana
     valid = ~collimation
     body = find_body(image, valid, spacing_mm)
     noise = noise_sigma(image, body if body.any() else valid, cfg.noise_scale_mm / spacing_mm)
-    metal = find_metal(image, body, valid, spacing_mm, cfg)
-    bone, excess = find_bone(image, body, metal, noise, spacing_mm, cfg)
+    bone, excess = find_bone(image, body, np.zeros_like(body), noise, spacing_mm, cfg)
+    metal = find_metal(excess, body, bone, spacing_mm, cfg)
+    bone &= ~metal
     joint_distance, joints, bone_labels, orient = find_joints(bone, spacing_mm, cfg)
     anatomy = Anatomy(
         valid=valid,

@@ -58,8 +58,8 @@ class Config:
     # -- anatomy ---------------------------------------------------------
     #: Width of unexposed (collimation) borders looked for at the image edge.
     max_collimation_border_mm: float = 60.0
-    #: Metal: anything this many body intensity-ranges above soft tissue.
-    metal_excess_over_bone: float = 0.15
+    #: Metal: excess density above this multiple of bone cortex's density.
+    metal_min_relative_density: float = 1.4
     #: Structures thinner than this are not bone (mm).
     min_bone_width_mm: float = 3.0
     #: Smallest area of a bone component.
@@ -79,10 +79,12 @@ class Config:
     #: Hysteresis thresholds on excess density, in noise sigma.
     high_threshold_sigma: float = 5.0
     low_threshold_sigma: float = 2.5
+    #: A focus extends to where its excess reaches this fraction of its peak.
+    relative_extent: float = 0.35
     #: Foci smaller than this are discarded.
     min_area_mm2: float = 0.08
     #: Lobules closer than this are grouped into one focus.
-    lobule_group_distance_mm: float = 1.5
+    lobule_group_distance_mm: float = 1.0
     #: Exclusion band around bone edges.
     bone_margin_mm: float = 0.6
 
