@@ -176,7 +176,10 @@ def test_undecodable_real_file_names_transfer_syntax(name, words):
 )
 def test_bone_brighter_than_air(name, rows, cols):
     """Higher = denser: bone well above the air beside the limb / hip."""
-    air_regions = {"wg04_RG2": ((0.05, 0.35), (0.82, 0.86)), "wg04_RG3": ((0.05, 0.60), (0.27, 0.29))}
+    air_regions = {
+        "wg04_RG2": ((0.05, 0.35), (0.82, 0.86)),  # right of the pelvis, inside the field
+        "wg04_RG3": ((0.05, 0.60), (0.27, 0.29)),  # beside the leg, inside the field
+    }
     px = load_real(name).pixels
     air = np.median(region(px, *air_regions[name[:8]]))
     bone = np.median(region(px, rows, cols))

@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.pixels import apply_modality_lut, get_decoder, pixel_array
 from pydicom.uid import (
     UID,
@@ -42,7 +43,13 @@ from pydicom.uid import (
 from .errors import LoadError
 from .radiograph import Radiograph
 
-__all__ = ["has_dicom_magic", "looks_like_dicom", "read_dicom", "dicom_pixel_spacing", "needs_inversion"]
+__all__ = [
+    "has_dicom_magic",
+    "looks_like_dicom",
+    "read_dicom",
+    "dicom_pixel_spacing",
+    "needs_inversion",
+]
 
 #: Part 10 files: a 128-byte preamble, then the magic "DICM" (PS3.10 7.1).
 PREAMBLE_BYTES = 128
@@ -69,6 +76,8 @@ _WARN_STACKLEVEL = 4
 #: Hint for decoders that pylibjpeg-libjpeg (GPLv3, opt-in extra) provides.
 _GPL_CODEC_PACKAGE = "pylibjpeg-libjpeg"
 _GPL_CODEC_HINT = "pip install calcidetect[gpl-codecs] (installs pylibjpeg-libjpeg, GPLv3)"
+#: Types pydicom uses for multi-valued attributes.
+_SEQUENCE_TYPES = (list, tuple, MultiValue)
 #: Longest library message quoted in a LoadError reason.
 _MAX_REASON_CHARS = 300
 _ELLIPSIS = "..."
@@ -508,7 +517,7 @@ def _numbers(ds: Dataset, keyword: str) -> list[float] | None:
         value = ds.get(keyword)
         if value is None or value == "":
             return None
-        items = list(value) if isinstance(value, (list, tuple, pydicom.multival.MultiValue)) else [value]
+        items = list(value) if isinstance(value, _SEQUENCE_TYPES) else [value]
         return [float(item) for item in items]
     except Exception:
         return None
@@ -547,7 +556,7 @@ def _technical_meta(ds: Dataset) -> dict[str, Any]:
 
 def _plain(value: Any) -> Any:
     """A pydicom value as a plain Python str, int, float or list of them."""
-    if isinstance(value, (list, tuple, pydicom.multival.MultiValue)):
+    if isinstance(value, _SEQUENCE_TYPES):
         items = [_plain(item) for item in value]
         return items[0] if len(items) == 1 else items
     if isinstance(value, bool):

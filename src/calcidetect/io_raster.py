@@ -162,7 +162,9 @@ def read_raster(path: str, file_format: str, *, max_pixels: int) -> Radiograph:
     except cv2.error as exc:
         raise LoadError(path, f"{file_format} data could not be decoded ({exc.err})") from None
     if decoded is None:
-        raise LoadError(path, f"{file_format} data could not be decoded (truncated or corrupt file)")
+        raise LoadError(
+            path, f"{file_format} data could not be decoded (truncated or corrupt file)"
+        )
     grey, channels = _to_grey(path, decoded)
     meta = {
         "file_format": file_format,
