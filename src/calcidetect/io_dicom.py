@@ -8,8 +8,7 @@ The rules, with the DICOM PS3.3 sections behind them:
 2. Rows x Columns is checked against the pixel limit before anything is
    decoded.  Multi-frame: only the first frame is decoded, with a warning.
 3. Bits Stored is respected (C.7.6.3, Image Pixel Module): bits above it are
-   masked off
-   (sign-extended when Pixel Representation is 1).
+   masked off (sign-extended when Pixel Representation is 1).
 4. The Modality LUT or Rescale Slope / Intercept is applied (C.11.1), giving
    modality values.  The VOI LUT / window (C.11.2) is *not* applied: it is a
    display choice; its centre and width are kept in ``meta``.
@@ -193,6 +192,10 @@ def read_dicom(path: str, *, max_pixels: int, apply_modality_lut: bool = True) -
     image content (a marker or collimator does not shift every value), keeps
     values in the same range, and maps a MONOCHROME1 file written as
     ``max - v`` exactly back to ``v``.
+
+    Multi-frame data give the first frame and a warning rather than an error,
+    so a batch still gets a result; only that frame is decoded.  Warnings
+    that pydicom itself raises for odd headers are passed through unchanged.
     """
     ds = _read_dataset(path)
     transfer_syntax = _transfer_syntax(path, ds)
