@@ -72,6 +72,8 @@ FOCI_FIXED_COLUMNS: tuple[str, ...] = (
     + tuple(f"score_{p}" for p in PATTERNS)
     + ("centroid_row", "centroid_col", "bbox_r0", "bbox_c0", "bbox_r1", "bbox_c1", "area_px", "area_mm2")
 )
+#: Seconds to wait for a Dask scheduler before giving up.
+DASK_CONNECT_TIMEOUT_S = 20.0
 _THREAD_ENV = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 
 
@@ -279,7 +281,7 @@ def _run_dask(tasks: list[Task], address: str) -> Iterator[dict[str, Any]]:
             "--scheduler needs Dask distributed, which is not installed: pip install calcidetect[dask]"
         ) from None
     try:
-        client = Client(address, timeout="20s", set_as_default=False)
+        client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S)
     except (OSError, TimeoutError) as exc:
         raise CalcidetectError(f"cannot connect to the Dask scheduler at {address}: {exc}") from None
     try:
