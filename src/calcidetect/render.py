@@ -222,7 +222,7 @@ def _draw_footer(canvas: np.ndarray, result: Result, scale: float, thick: int) -
 def encode_png(rgb: np.ndarray) -> bytes:
     """PNG bytes of an RGB (H, W, 3) or grayscale / uint16 (H, W) array."""
     arr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR) if rgb.ndim == 3 else rgb
-    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    ok, buf = cv2.imencode(".png", arr, [cv2.IMWRITE_PNG_COMPRESSION, 3])
     if not ok:  # pragma: no cover - cv2 only fails on unsupported dtypes
         raise ValueError("PNG encoding failed")
     return buf.tobytes()

@@ -34,8 +34,10 @@ h1{font-size:22px;margin:0 0 4px} h2{font-size:17px;margin:28px 0 8px}
 table{border-collapse:collapse;font-size:13px} th,td{border-bottom:1px solid #e4e4e4;padding:4px 8px;text-align:left;vertical-align:middle}
 th{background:#f5f5f5;position:sticky;top:0} td.n{text-align:right;font-variant-numeric:tabular-nums}
 tr.error td{background:#fdecee} .sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin-right:4px;vertical-align:middle}
-img.th{display:block;max-width:256px;max-height:256px;border:1px solid #ccc}
-.muted{color:#777} .hint{font-size:12px;color:#444;max-width:320px}
+img.th{display:block;max-width:170px;max-height:170px;border:1px solid #ccc}
+.muted{color:#777} .hint{font-size:11px;color:#555;margin-top:4px}
+.reason{max-width:420px;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+td.path{overflow-wrap:anywhere;min-width:220px;max-width:320px} th.p{font-size:12px}
 """
 
 
@@ -157,21 +159,25 @@ def build_report(
             h.append(f"<tr class=\"error\"><td>{html.escape(r['image'])}</td><td>{html.escape(r['reason'] or '')}</td></tr>")
         h.append("</table>")
 
+    short = {"punctate": "punct.", "periarticular": "periart."}
     head = "".join(
-        f'<th><span class="sw" style="background:rgb{PATTERN_COLORS[p]}"></span>{p}</th>' for p in PATTERNS
+        f'<th class="p" title="{p}"><span class="sw" style="background:rgb{PATTERN_COLORS[p]}"></span>'
+        f"{short.get(p, p)}</th>"
+        for p in PATTERNS
     )
     h += [
         "<h2>Images</h2>",
         "<table><tr><th>overlay</th><th>input</th><th>status</th><th>foci</th>"
-        f"{head}<th>burden mm&sup2;</th><th>distribution</th><th>spacing</th><th>hints</th></tr>",
+        f"{head}<th>burden mm&sup2;</th><th>distribution</th><th>spacing</th></tr>",
     ]
     for r in rows:
         rel = r["image"]
         paths = output_paths(out, rel)
         if r["status"] != "ok":
+            reason = html.escape(r["reason"] or "")
             h.append(
-                f'<tr class="error"><td></td><td>{html.escape(rel)}</td><td>error</td>'
-                f'<td colspan="{len(PATTERNS) + 5}">{html.escape(r["reason"] or "")}</td></tr>'
+                f'<tr class="error"><td></td><td class="path">{html.escape(rel)}</td><td>error</td>'
+                f'<td colspan="{len(PATTERNS) + 4}"><div class="reason" title="{reason}">{reason}</div></td></tr>'
             )
             continue
         uri = _thumb_uri(out, rel)
@@ -180,15 +186,21 @@ def build_report(
             href = Path(os.path.relpath(paths["overlay"], out)).as_posix()
             img = f'<a href="{html.escape(quote(href))}">{img}</a>'
         links = _link(out, paths["json"], "json")
+        hint_list = [x for x in str(r.get("hints") or "").split(" | ") if x]
+        hints = "".join(f'<div class="hint">{html.escape(x)}</div>' for x in hint_list)
         sp = r.get("spacing_row_mm")
-        spacing = f"{_num(sp, 3)} mm ({html.escape(str(r.get('spacing_source') or ''))})" if sp is not None else ""
+        spacing = (
+            f"{_num(sp, 3)} mm<br><span class=\"muted\">{html.escape(str(r.get('spacing_source') or ''))}</span>"
+            if sp is not None
+            else ""
+        )
         cells = "".join(f'<td class="n">{_num(r.get(f"count_{p}"))}</td>' for p in PATTERNS)
         h.append(
-            f"<tr><td>{img}</td><td>{html.escape(rel)}<br><span class=\"muted\">{links}</span></td><td>ok</td>"
+            f"<tr><td>{img}</td><td class=\"path\">{html.escape(rel)}<br><span class=\"muted\">{links}</span>"
+            f"{hints}</td><td>ok</td>"
             f'<td class="n">{_num(r.get("n_foci"))}</td>{cells}'
             f'<td class="n">{_num(r.get("burden_mm2_total"))}</td>'
-            f"<td>{html.escape(str(r.get('distribution') or ''))}</td><td>{spacing}</td>"
-            f'<td class="hint">{html.escape(str(r.get("hints") or ""))}</td></tr>'
+            f"<td>{html.escape(str(r.get('distribution') or ''))}</td><td>{spacing}</td></tr>"
         )
     h += [
         "</table>",

@@ -150,7 +150,7 @@ def _image_row(rel: str, image_shape: tuple[int, int] | None, result: Result | N
     hints = summary.get("hints") or []
     if isinstance(hints, str):
         hints = [hints]
-    row["hints"] = "; ".join(str(h) for h in hints)
+    row["hints"] = " | ".join(str(h) for h in hints)  # hints may contain ";"
     sp = result.pixel_spacing_mm
     row["spacing_row_mm"], row["spacing_col_mm"] = _r(sp[0], 6), _r(sp[1], 6)
     row["spacing_source"] = str(result.spacing_source)

@@ -1,0 +1,120 @@
+"""Batch throughput: images per second with 1 and 2 local workers (issue 6).
+
+Generates ``--n`` phantoms (default 20, ``--size-scale`` 0.5 of full size so
+the run stays short), runs :func:`calcidetect.batch.run` with each worker
+count, checks that the tables are identical between the runs, and writes a
+small report to ``benchmarks/results/batch_throughput.txt``.
+
+Run from the repository root::
+
+    python benchmarks/batch_throughput.py            # 20 images, 1 and 2 workers
+    python benchmarks/batch_throughput.py --n 40 --workers 1 2 4 --size-scale 1
+
+This is a script, not a timed test: numbers depend on the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import datetime as _dt
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _median_stages(out_dir: Path) -> dict[str, float]:
+    rows = list(csv.DictReader((out_dir / "timings.csv").open()))
+    stages = {}
+    for key in ("load", "detect", "write", "total"):
+        vals = [float(r[key]) for r in rows if r.get(key)]
+        stages[key] = statistics.median(vals) if vals else float("nan")
+    return stages
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=20, help="number of phantom images (default 20)")
+    ap.add_argument("--seed", type=int, default=6)
+    ap.add_argument("--size-scale", type=float, default=0.5, help="phantom size factor (default 0.5)")
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--no-overlays", action="store_true")
+    ap.add_argument(
+        "--out", default=str(Path(__file__).resolve().parent / "results" / "batch_throughput.txt")
+    )
+    args = ap.parse_args(argv)
+
+    import calcidetect
+    from calcidetect import batch, phantom
+
+    lines = [
+        "calcidetect batch throughput (benchmarks/batch_throughput.py)",
+        f"date: {_dt.datetime.now().isoformat(timespec='seconds')}  commit: {_git_commit()}  "
+        f"calcidetect {calcidetect.__version__}",
+        f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}",
+    ]
+    with tempfile.TemporaryDirectory(prefix="calcidetect-bench-") as tmp:
+        tmp = Path(tmp)
+        t = time.perf_counter()
+        paths = phantom.write_dataset(tmp / "in", n=args.n, seed=args.seed, size_scale=args.size_scale)
+        gen_s = time.perf_counter() - t
+        shapes = []
+        for p in paths:
+            img = calcidetect.load_image(p)
+            shapes.append(img.pixels.size)
+        mpix = sum(shapes) / 1e6
+        lines.append(
+            f"input: {len(paths)} phantoms (seed {args.seed}, size_scale {args.size_scale}), "
+            f"{mpix:.1f} Mpixel in all, median {statistics.median(shapes) / 1e6:.2f} Mpixel/image "
+            f"(generated in {gen_s:.1f} s)"
+        )
+        lines.append(f"overlays: {'no' if args.no_overlays else 'yes'}")
+        lines.append("")
+        lines.append(f"{'workers':>7} {'wall s':>8} {'images/s':>9} {'Mpix/s':>7} {'speed-up':>8}   median s/image: load detect write")
+        tables = {}
+        base = None
+        for w in args.workers:
+            out = tmp / f"out{w}"
+            t = time.perf_counter()
+            summary = batch.run(tmp / "in", out, workers=w, quiet=True, overlays=not args.no_overlays)
+            wall = time.perf_counter() - t
+            base = base or wall
+            st = _median_stages(out)
+            tables[w] = ((out / "foci.csv").read_bytes(), (out / "images.csv").read_bytes())
+            lines.append(
+                f"{w:>7} {wall:>8.1f} {summary.n_total / wall:>9.3f} {mpix / wall:>7.2f} {base / wall:>8.2f}   "
+                f"{st['load']:.2f} {st['detect']:.2f} {st['write']:.2f}"
+                + (f"   ({summary.n_failed} failed)" if summary.n_failed else "")
+            )
+            print(lines[-1], flush=True)
+        same = len(set(tables.values())) == 1
+        lines.append("")
+        lines.append(f"foci.csv and images.csv identical across worker counts: {'yes' if same else 'NO'}")
+        lines.append(
+            "wall time includes starting the worker processes (spawn) and writing tables + report.html; "
+            "workers=1 runs in the calling process."
+        )
+    text = "\n".join(lines) + "\n"
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(text)
+    print(text)
+    return 0 if same else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
