@@ -44,9 +44,8 @@ def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_px: flo
     z = rng.standard_normal((sh, sw), dtype=np.float32)
     s = sigma_px / f
     z = cv2.GaussianBlur(z, (0, 0), s, borderType=cv2.BORDER_REFLECT)
-    z = cv2.resize(z, (int(round(sw * f)), int(round(sh * f))), interpolation=cv2.INTER_CUBIC)[:h, :w]
-    sd = float(z.std()) or 1.0
-    return ((z - float(z.mean())) / sd).astype(np.float32)
+    z = (z - float(z.mean())) / (float(z.std()) or 1.0)
+    return cv2.resize(z, (int(round(sw * f)), int(round(sh * f))), interpolation=cv2.INTER_LINEAR)[:h, :w]
 
 
 @dataclass
@@ -91,7 +90,7 @@ class Canvas:
         s1 = 0.35 / self.spacing
         fine = smooth_noise(self.rng, self.shape, max(s1, 0.7))
         coarse = smooth_noise(self.rng, self.shape, 1.6 / self.spacing)
-        self.tex = (0.8 * fine + 0.45 * coarse).astype(np.float32)
+        self.tex = (0.55 * fine + 0.6 * coarse).astype(np.float32)
         c, s = math.cos(self.angle), math.sin(self.angle)
         self._m = np.array([[c, -s], [s, c]]) * (self.zoom / self.spacing)
 
@@ -221,7 +220,7 @@ class Canvas:
     def _add_bone(self, sl, cortex_chord, medulla_chord, mask, density) -> None:
         tex = self.tex[sl]
         val = self.mu_cortex * cortex_chord * (1.0 + 0.04 * tex)
-        val += self.mu_medulla * medulla_chord * np.clip(1.0 + 0.3 * tex, 0.2, None)
+        val += self.mu_medulla * medulla_chord * np.clip(1.0 + 0.25 * tex, 0.2, None)
         self.bone[sl] += (density * val).astype(np.float32)
         self.bone_mask[sl] |= mask
 
