@@ -50,6 +50,7 @@ import json
 import os
 import shutil
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -237,6 +238,14 @@ def _run_serial(tasks: list[Task]) -> Iterator[dict[str, Any]]:
         cv2.setNumThreads(before)
 
 
+def _main_is_importable() -> bool:
+    """Can a spawned process re-import ``__main__`` (as multiprocessing requires)?"""
+    import sys
+
+    path = getattr(sys.modules.get("__main__"), "__file__", None)
+    return path is None or os.path.isfile(path)
+
+
 def _run_pool(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
     """Process pool; a worker that dies (OOM, native crash) costs only its input.
 
@@ -392,6 +401,15 @@ def run(
             tasks.append(Task(inp.path, inp.rel, str(out), cfg, overlays, limit_threads=scheduler is not None))
     n_skipped = len(records)
 
+    if workers > 1 and not scheduler and not _main_is_importable():
+        warnings.warn(
+            "calcidetect.batch: worker processes cannot re-import the __main__ module "
+            "(code read from stdin?); running with workers=1. Run from a script file "
+            "with an `if __name__ == '__main__':` guard to use several processes.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        workers = 1
     if scheduler:
         stream = _run_dask(tasks, scheduler)
     elif workers == 1 or len(tasks) <= 1:
