@@ -15,9 +15,9 @@ from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 from skimage.measure import regionprops_table
 
-from .background import noise_sigma, soft_tissue_background
+from .background import MAD_TO_SIGMA, noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, gaussian
+from .filters import dilate, gaussian, normalized_gaussian
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_body", "find_bone", "find_joints"]
 
@@ -30,10 +30,21 @@ _COLLIMATION_MIN_CONTACT_MM = 15.0
 _COLLIMATION_MAX_STD = 0.05
 #: Penumbra (soft edge) added around collimation and padding.
 _COLLIMATION_PENUMBRA_MM = 2.0
+#: Saturated overlays: within this fraction of the range below the maximum,
+#: with this margin; more than this fraction of the image is not an overlay.
+_SATURATED_BAND = 0.01
+_SATURATED_MARGIN_MM = 1.0
+_MAX_SATURATED_FRACTION = 0.05
 #: Smoothing before thresholding air against tissue.
 _BODY_SMOOTH_MM = 1.0
 #: Air is present when tissue stands this many air-spreads above air.
 _AIR_SEPARATION = 6.0
+#: Scale over which the air's brightness may vary (heel effect).
+_AIR_LEVEL_SCALE_MM = 25.0
+#: Body starts this many air spreads, or this fraction of the air-tissue gap,
+#: above the air.
+_AIR_MARGIN_SIGMA = 5.0
+_AIR_MARGIN_FRACTION = 0.2
 #: Air and tissue must each cover at least this fraction of the exposed area.
 _MIN_CLASS_FRACTION = 0.05
 #: Opening radius that strips burned-in text strokes from the body mask.
@@ -43,12 +54,26 @@ _MIN_BODY_PART_MM2 = 400.0
 #: Dense-structure thresholds for bone, as fractions of the image's densest
 #: soft-tissue excess (its 99.5th percentile).
 _BONE_HIGH_FRACTION = 0.35
-_BONE_LOW_FRACTION = 0.2
-_BONE_CONTRAST_PERCENTILE = 99.5
+_BONE_LOW_FRACTION = 0.12
+_BONE_CONTRAST_PERCENTILE = 97.0
 #: No bone when the densest excess is below this many noise sigmas.
 _MIN_BONE_CONTRAST_SIGMA = 12.0
-#: Bone background scale (mm): wider than a phalanx, narrower than a limb.
-_BONE_BACKGROUND_MM = 12.0
+#: Bone-edge threshold surface: an edge is a step of at least this fraction of
+#: the densest excess over this width, at least this far inside the skin; the
+#: surface is interpolated over this scale.
+_EDGE_MIN_FRACTION = 0.2
+_EDGE_WIDTH_MM = 1.0
+_SKIN_EDGE_MM = 2.0
+_EDGE_SURFACE_MM = 4.0
+#: Grid on which the soft-tissue floor is computed (it is smooth).
+_FLOOR_GRID_MM = 0.6
+#: Smoothing of the excess before thresholding bone.
+_BONE_SMOOTH_MM = 0.3
+#: Closing that bridges gaps in a cortex ring.
+_BONE_CLOSING_MM = 0.8
+#: Plates closed by the image edge are filled when this dense (fraction of
+#: the densest excess).
+_PLATE_FRACTION = 0.1
 #: Cortex test: rim (within this of the edge) denser than the core by this ratio.
 _CORTEX_RIM_MM = 1.0
 _CORTEX_CORE_MM = 2.0
@@ -80,7 +105,8 @@ class Anatomy:
     body : ndarray of bool
         Inside the patient (air, text and markers excluded).
     metal : ndarray of bool
-        Metal and lead markers (denser than any calcium), with a margin.
+        Metal, lead markers and burned-in text (denser than any calcium, or
+        saturated), with a margin.
     bone : ndarray of bool
         Bone, medulla filled, plus its blurred halo.
     bone_labels : ndarray of int32
@@ -148,30 +174,74 @@ def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
     return dilate(mask, _COLLIMATION_PENUMBRA_MM / spacing_mm) if mask.any() else mask
 
 
+def _air_level(smooth: np.ndarray, valid: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, float, float] | None:
+    """Map of the air's brightness, its noise spread and the tissue gap, or None.
+
+    Candidate air is the low class of Otsu's threshold (or, if that split
+    tissue from bone, of Otsu's threshold within the low class), connected to
+    the image edge.  Its level is mapped smoothly, so a heel-effect gradient in
+    the air does not leak into the body mask.  Air must stand
+    ``_AIR_SEPARATION`` spreads below the tissue.
+    """
+    values = smooth[valid]
+    step = max(1, values.size // 200_000)
+    sample = values[::step]
+    thresholds = [threshold_otsu(sample)]
+    below = sample[sample < thresholds[0]]
+    if below.size > 16 and below.min() < below.max():
+        thresholds.append(threshold_otsu(below))
+    for t in thresholds:
+        low = valid & (smooth < t)
+        labels, n = ndi.label(low)
+        if n == 0:
+            continue
+        edge = np.zeros(n + 1, bool)
+        edge[_border_labels(labels)] = True
+        air = edge[labels]
+        tissue = valid & ~low
+        if air.sum() < _MIN_CLASS_FRACTION * valid.sum() or tissue.sum() < _MIN_CLASS_FRACTION * valid.sum():
+            continue
+        level = normalized_gaussian(smooth, air.astype(np.float32), _AIR_LEVEL_SCALE_MM / spacing_mm)
+        resid = (smooth - level)[air][::step]
+        spread = max(MAD_TO_SIGMA * float(np.median(np.abs(resid - np.median(resid)))), 1e-6)
+        gap = float(np.median((smooth - level)[tissue][::step]))
+        if gap > _AIR_SEPARATION * spread:
+            return level, spread, gap
+    return None
+
+
+def find_saturated(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Burned-in text, lead markers and other saturated overlays.
+
+    Annotations are drawn at (or next to) the image's maximum value; no
+    anatomy reaches it except metal.  Pixels within a small band of the
+    maximum, with a margin for their blurred edges.
+    """
+    values = image[valid] if valid.any() else image.ravel()
+    lo, hi = float(np.percentile(values, 0.5)), float(values.max())
+    span = max(hi - lo, 1e-6)
+    saturated = valid & (image >= hi - _SATURATED_BAND * span)
+    if not saturated.any() or saturated.mean() > _MAX_SATURATED_FRACTION:
+        return np.zeros(image.shape, bool)
+    return dilate(saturated, _SATURATED_MARGIN_MM / spacing_mm)
+
+
 def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.ndarray:
     """Inside-the-patient mask: tissue above air, without text or markers.
 
-    Air is looked for as the low class of Otsu's threshold; it counts as air
-    only if it lies mostly at the image edge and is tight compared with its
-    distance to tissue (a thick hip has no air, and then the whole exposed area
-    is body).  Burned-in text strokes are removed by an opening, and parts
-    smaller than a small body part (markers, labels) are dropped.
+    Air is found by :func:`_air_level`; where there is none (a thick hip fills
+    the film) the whole exposed area is body.  Burned-in text strokes are
+    removed by an opening, and parts smaller than a small body part (markers,
+    labels) are dropped.
     """
     smooth = gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
-    values = smooth[valid]
-    if values.size < 16:
+    if valid.sum() < 16:
         return valid.copy()
-    step = max(1, values.size // 200_000)
-    sample = values[::step]
-    t = threshold_otsu(sample)
-    low, high = sample[sample < t], sample[sample >= t]
+    air = _air_level(smooth, valid, spacing_mm)
     body = valid.copy()
-    if low.size > _MIN_CLASS_FRACTION * sample.size and high.size > _MIN_CLASS_FRACTION * sample.size:
-        q25, q50, q95, q75 = np.percentile(low, [25, 50, 95, 75])
-        spread = max((q75 - q25) / 1.349, 1e-6)
-        if np.median(high) - q50 > _AIR_SEPARATION * spread:
-            threshold = 0.5 * (q95 + t)
-            body = valid & (smooth > threshold)
+    if air is not None:
+        level, spread, gap = air
+        body = valid & (smooth > level + max(_AIR_MARGIN_SIGMA * spread, _AIR_MARGIN_FRACTION * gap))
     body = cv2.morphologyEx(
         body.astype(np.uint8), cv2.MORPH_OPEN, _disk(_BODY_OPENING_MM / spacing_mm)
     ).astype(bool)
@@ -241,51 +311,107 @@ def _component_stats(labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm:
     }
 
 
+def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, max_bone_width_mm: float) -> np.ndarray:
+    """Soft-tissue level under bones: an opening wider than any bone.
+
+    See :func:`calcidetect.background.region_opening`; computed on a coarse
+    grid (the floor is smooth), then enlarged.
+    """
+    factor = max(1, int(_FLOOR_GRID_MM / spacing_mm))
+    return region_opening(image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True)
+
+
+def edge_threshold_surface(excess: np.ndarray, body: np.ndarray, contrast: float, spacing_mm: float) -> np.ndarray:
+    """A threshold that follows bone edges (Yanowitz and Bruckstein 1989).
+
+    Where the excess has a strong step (a cortex against soft tissue; skin
+    edges are left out), the value at the step is the right local threshold
+    between soft tissue and bone.  Those values, weighted by the edge
+    strength, are spread smoothly over the image by normalized convolution.
+    A soft-tissue profile rising slowly towards the middle of a finger has no
+    such step and stays below the surface.
+    """
+    gy = cv2.Sobel(excess, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    gx = cv2.Sobel(excess, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    grad_per_mm = np.sqrt(gx * gx + gy * gy) / spacing_mm
+    inner = cv2.erode(body.astype(np.uint8), _disk(_SKIN_EDGE_MM / spacing_mm)).astype(bool)
+    strong = inner & (grad_per_mm > _EDGE_MIN_FRACTION * contrast / _EDGE_WIDTH_MM)
+    if not strong.any():
+        return np.full(excess.shape, np.inf, np.float32)
+    weight = np.where(strong, grad_per_mm, 0).astype(np.float32)
+    return normalized_gaussian(excess, weight, _EDGE_SURFACE_MM / spacing_mm)
+
+
+def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -> np.ndarray:
+    """Fill medullae and plates: holes, also those closed by the image edge.
+
+    A hole enclosed by bone (or by bone and the image edge, as for a pelvis
+    or scapula running off the film) is filled when it is itself denser than
+    soft tissue (median excess above ``min_excess``); soft tissue enclosed by
+    bones (a foramen, the space between two long bones) stays out.
+    """
+    padded = np.pad(dense, 1, constant_values=True)
+    holes = ndi.binary_fill_holes(padded)[1:-1, 1:-1] & ~dense
+    labels, n = ndi.label(holes)
+    if n == 0:
+        return dense
+    med = np.zeros(n + 1)
+    med[1:] = ndi.median(excess, labels, np.arange(1, n + 1))
+    inner = ndi.binary_fill_holes(dense) & ~dense
+    # a truly enclosed hole (medulla) needs only be positive; an edge-closed
+    # one must be denser
+    enclosed = np.zeros(n + 1, bool)
+    enclosed[np.unique(labels[inner])] = True
+    accept = np.where(enclosed, med > 0.5 * min_excess, med > min_excess)
+    accept[0] = False
+    return dense | accept[labels]
+
+
 def find_bone(
-    image: np.ndarray, body: np.ndarray, metal: np.ndarray, noise: float, spacing_mm: float, cfg: Config
+    image: np.ndarray, body: np.ndarray, noise: float, spacing_mm: float, cfg: Config
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bone mask (medulla filled, halo included) and dense excess over soft tissue.
 
-    Dense structures are found as excess over a soft-tissue background; a
-    dense component is bone when it is wide enough and looks like bone: a
-    cortex (rim denser than core), smooth convex outline, long shaft shape, or
-    it runs off the image (pelvis, scapula, long-bone shafts).  Calcified
-    masses are solid and lobulated, so they fail those tests.
+    Dense structures are the excess over :func:`soft_tissue_floor`; a dense
+    component is bone when it is wide enough and looks like bone: a cortex
+    (rim denser than core), a smooth convex outline, a long shaft, or it runs
+    off the image (pelvis, scapula, long-bone shafts).  Calcified masses are
+    solid and lobulated, so they fail those tests.
 
     Returns
     -------
     bone : ndarray of bool
     excess : ndarray of float32
-        Image minus the soft-tissue background (used again by segmentation).
+        Image minus the soft-tissue floor.
     """
-    soft = body & ~metal
-    background = soft_tissue_background(image, soft, _BONE_BACKGROUND_MM / spacing_mm, noise)
-    excess = (image - background).astype(np.float32)
-    values = excess[soft]
+    floor = soft_tissue_floor(image, body, spacing_mm, cfg.max_bone_width_mm)
+    excess = np.where(body, image - floor, 0).astype(np.float32)
+    values = excess[body]
     if values.size == 0:
         return np.zeros(image.shape, bool), excess
     contrast = float(np.percentile(values, _BONE_CONTRAST_PERCENTILE))
     if contrast < _MIN_BONE_CONTRAST_SIGMA * noise:
         return np.zeros(image.shape, bool), excess
-    smooth = gaussian(excess, 0.3 / spacing_mm)
-    high = soft & (smooth > _BONE_HIGH_FRACTION * contrast)
-    low = soft & (smooth > _BONE_LOW_FRACTION * contrast)
-    labels, n = ndi.label(low)
+    smooth = gaussian(excess, _BONE_SMOOTH_MM / spacing_mm)
+    step = max(1, values.size // 200_000)
+    threshold = threshold_otsu(np.clip(smooth[body][::step], 0, contrast))
+    dense = body & (smooth > threshold)
+    labels, n = ndi.label(dense)
     if n == 0:
         return np.zeros(image.shape, bool), excess
-    seeded = np.zeros(n + 1, bool)
-    seeded[np.unique(labels[high])] = True
+    seeded = np.ones(n + 1, bool)
     seeded[0] = False
-    # close small gaps in a cortex ring, then fill the medulla
+    # close small gaps in a cortex ring, then fill medullae and plates
     dense = seeded[labels]
-    dense = cv2.morphologyEx(dense.astype(np.uint8), cv2.MORPH_CLOSE, _disk(0.8 / spacing_mm)).astype(bool)
-    dense = ndi.binary_fill_holes(dense)
+    dense = cv2.morphologyEx(dense.astype(np.uint8), cv2.MORPH_CLOSE, _disk(_BONE_CLOSING_MM / spacing_mm)).astype(bool)
+    dense = _fill_bone_holes(dense, smooth, _PLATE_FRACTION * contrast)
     labels, n = ndi.label(dense)
     if n == 0:
         return np.zeros(image.shape, bool), excess
     st = _component_stats(labels, n, excess, spacing_mm)
-    big = (st["width_mm"] >= cfg.min_bone_width_mm) & (st["area_mm2"] >= cfg.min_bone_area_mm2)
-    small_round = (st["width_mm"] >= cfg.min_bone_width_mm) & (st["solidity"] >= _BONE_MIN_SOLIDITY)
+    wide = st["width_mm"] >= cfg.min_bone_width_mm
+    big = wide & (st["area_mm2"] >= cfg.min_bone_area_mm2)
+    small_round = wide & (st["solidity"] >= _BONE_MIN_SOLIDITY)
     looks_bony = (
         (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
         | (st["solidity"] >= _BONE_MIN_SOLIDITY)
@@ -359,9 +485,11 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[Ana
     collimation = find_collimation(image, spacing_mm)
     valid = ~collimation
     body = find_body(image, valid, spacing_mm)
-    noise = noise_sigma(image, body if body.any() else valid, cfg.noise_scale_mm / spacing_mm)
-    bone, excess = find_bone(image, body, np.zeros_like(body), noise, spacing_mm, cfg)
-    metal = find_metal(excess, body, bone, spacing_mm, cfg)
+    saturated = find_saturated(image, valid, spacing_mm)
+    tissue = body & ~saturated
+    noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
+    bone, excess = find_bone(image, tissue, noise, spacing_mm, cfg)
+    metal = find_metal(excess, body, bone, spacing_mm, cfg) | saturated
     bone &= ~metal
     joint_distance, joints, bone_labels, orient = find_joints(bone, spacing_mm, cfg)
     anatomy = Anatomy(

@@ -60,6 +60,8 @@ class Config:
     max_collimation_border_mm: float = 60.0
     #: Metal: excess density above this multiple of bone cortex's density.
     metal_min_relative_density: float = 1.4
+    #: Widest bone expected (an adult femur); wider dense areas are tissue.
+    max_bone_width_mm: float = 36.0
     #: Structures thinner than this are not bone (mm).
     min_bone_width_mm: float = 3.0
     #: Smallest area of a bone component.
@@ -71,7 +73,7 @@ class Config:
 
     # -- segment ---------------------------------------------------------
     #: Radius of the soft-tissue background estimate (must exceed a mass).
-    background_radius_mm: float = 8.0
+    background_radius_mm: float = 3.0
     #: Coarse background radius for large masses.
     coarse_background_radius_mm: float = 25.0
     #: Scale of the high-pass used to estimate noise.
