@@ -85,13 +85,18 @@ _BONE_MIN_ELONGATION = 2.5
 _CORTEX_PERCENTILE = 95.0
 #: Margin around metal (streaks and blur).
 _METAL_MARGIN_MM = 1.0
+#: Faint bones (ribs, plates) pass at this fraction of the bone threshold
+#: when long and elongated.
+_FAINT_BONE_FRACTION = 0.5
+_FAINT_BONE_MIN_LENGTH_MM = 30.0
+_FAINT_BONE_MIN_ELONGATION = 3.0
 #: Bone halo: blur around a bone edge counted as bone while still dense.
 _BONE_HALO_MM = 1.5
 _BONE_HALO_SIGMA = 3.0
 
 
 #: Distances are capped here (pixels) so "no skin in sight" stays finite.
-_FAR_PX = 1e5
+_FAR_PX = 1e4
 
 
 @dataclass
@@ -119,6 +124,9 @@ class Anatomy:
         Joint gap centres (working grid).
     skin_depth_px : ndarray of float32
         Distance below the skin line inside the body.
+    field_edge_px : ndarray of float32
+        Distance to the edge of the exposed field (collimation, padding, the
+        image border is not an edge).
     noise : float
         Noise sigma of the working image.
     """
@@ -132,6 +140,7 @@ class Anatomy:
     joint_distance_px: np.ndarray
     joints_rc: np.ndarray
     skin_depth_px: np.ndarray
+    field_edge_px: np.ndarray
     noise: float
 
 
@@ -195,8 +204,12 @@ def _air_level(smooth: np.ndarray, valid: np.ndarray, spacing_mm: float) -> tupl
         labels, n = ndi.label(low)
         if n == 0:
             continue
+        # air reaches the edge of the exposed field (image border or collimation)
+        field_edge = cv2.dilate((~valid).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         edge = np.zeros(n + 1, bool)
         edge[_border_labels(labels)] = True
+        edge[np.unique(labels[field_edge])] = True
+        edge[0] = False
         air = edge[labels]
         tissue = valid & ~low
         if air.sum() < _MIN_CLASS_FRACTION * valid.sum() or tissue.sum() < _MIN_CLASS_FRACTION * valid.sum():
@@ -420,11 +433,39 @@ def find_bone(
     )
     is_bone = np.concatenate([[False], (big & looks_bony) | small_round])
     bone = is_bone[labels]
+    bone |= _faint_bands(smooth, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg)
     if bone.any():
         # halo: blurred edge still denser than soft tissue, close to the bone
         near = dilate(bone, _BONE_HALO_MM / spacing_mm)
         bone |= near & (smooth > _BONE_HALO_SIGMA * noise)
     return bone, excess
+
+
+def _faint_bands(smooth: np.ndarray, region: np.ndarray, threshold: float, spacing_mm: float, cfg: Config) -> np.ndarray:
+    """Faint bones (ribs, thin plates): long wide bands above a lower threshold.
+
+    A band at least ``min_bone_width_mm`` wide and ``_FAINT_BONE_MIN_LENGTH_MM``
+    long, clearly elongated (or running off the image), is bone even if it is
+    fainter than the image's bone threshold.  Plaques are thinner and
+    lobular masses are not elongated, so neither passes.
+    """
+    labels, n = ndi.label(region & (smooth > threshold))
+    if n == 0:
+        return np.zeros(region.shape, bool)
+    props = regionprops_table(labels, properties=("label", "axis_major_length", "axis_minor_length"))
+    inside = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
+    keep = np.zeros(n + 1, bool)
+    lab = np.asarray(props["label"])
+    width = 2.0 * np.asarray(ndi.maximum(inside, labels, lab), float) * spacing_mm
+    length = np.asarray(props["axis_major_length"]) * spacing_mm
+    elongation = length / np.maximum(np.asarray(props["axis_minor_length"]) * spacing_mm, spacing_mm)
+    touches = np.isin(lab, _border_labels(labels))
+    keep[lab] = (
+        (width >= cfg.min_bone_width_mm)
+        & (length >= _FAINT_BONE_MIN_LENGTH_MM)
+        & ((elongation >= _FAINT_BONE_MIN_ELONGATION) | touches)
+    )
+    return keep[labels]
 
 
 def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -465,12 +506,21 @@ def _orientations(bone_labels: np.ndarray, n: int) -> np.ndarray:
     return orient
 
 
+def _distance_to(inside: np.ndarray) -> np.ndarray:
+    """Distance (px) of each True pixel to the nearest False one; far if none.
+
+    The image border is not a False pixel (the mask is padded with True).
+    """
+    if inside.all():
+        return np.full(inside.shape, _FAR_PX, np.float32)
+    padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    return np.minimum(dist, _FAR_PX).astype(np.float32)
+
+
 def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Distance (px) below the skin line; image edges and collimation are not skin."""
-    inside = body | ~valid
-    padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)
-    depth = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-    return np.where(body, np.minimum(depth, _FAR_PX), 0).astype(np.float32)
+    return np.where(body, _distance_to(body | ~valid), 0).astype(np.float32)
 
 
 def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[Anatomy, np.ndarray]:
@@ -502,6 +552,7 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[Ana
         joint_distance_px=joint_distance,
         joints_rc=joints,
         skin_depth_px=skin_depth(body, valid),
+        field_edge_px=_distance_to(valid),
         noise=noise,
     )
     return anatomy, excess

@@ -58,6 +58,8 @@ class Config:
     # -- anatomy ---------------------------------------------------------
     #: Width of unexposed (collimation) borders looked for at the image edge.
     max_collimation_border_mm: float = 60.0
+    #: Foci are not looked for this close to a collimation edge.
+    field_edge_margin_mm: float = 3.0
     #: Metal: excess density above this multiple of bone cortex's density.
     metal_min_relative_density: float = 1.4
     #: Widest bone expected (an adult femur); wider dense areas are tissue.
