@@ -43,8 +43,8 @@ _AIR_SEPARATION = 6.0
 _AIR_LEVEL_SCALE_MM = 25.0
 #: Body starts this many air spreads, or this fraction of the air-tissue gap,
 #: above the air.
-_AIR_MARGIN_SIGMA = 5.0
-_AIR_MARGIN_FRACTION = 0.2
+_AIR_MARGIN_SIGMA = 4.0
+_AIR_MARGIN_FRACTION = 0.06
 #: Air and tissue must each cover at least this fraction of the exposed area.
 _MIN_CLASS_FRACTION = 0.05
 #: Opening radius that strips burned-in text strokes from the body mask.
@@ -74,6 +74,10 @@ _BONE_CLOSING_MM = 0.8
 #: Plates closed by the image edge are filled when this dense (fraction of
 #: the densest excess).
 _PLATE_FRACTION = 0.1
+#: A hole closed only with the help of the image edge must be this many
+#: times denser than an enclosed one (soft tissue between a shaft and the
+#: film edge must stay out).
+_EDGE_CLOSED_FACTOR = 3.5
 #: Cortex test: rim (within this of the edge) denser than the core by this ratio.
 _CORTEX_RIM_MM = 1.0
 _CORTEX_CORE_MM = 2.0
@@ -375,7 +379,7 @@ def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -
     # one must be denser
     enclosed = np.zeros(n + 1, bool)
     enclosed[np.unique(labels[inner])] = True
-    accept = np.where(enclosed, med > 0.5 * min_excess, med > min_excess)
+    accept = np.where(enclosed, med > min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
     accept[0] = False
     return dense | accept[labels]
 

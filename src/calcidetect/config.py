@@ -61,7 +61,7 @@ class Config:
     #: Foci are not looked for this close to a collimation edge.
     field_edge_margin_mm: float = 3.0
     #: Metal: excess density above this multiple of bone cortex's density.
-    metal_min_relative_density: float = 1.4
+    metal_min_relative_density: float = 1.8
     #: Widest bone expected (an adult femur); wider dense areas are tissue.
     max_bone_width_mm: float = 36.0
     #: Structures thinner than this are not bone (mm).
@@ -76,8 +76,11 @@ class Config:
     # -- segment ---------------------------------------------------------
     #: Radius of the soft-tissue background estimate (must exceed a mass).
     background_radius_mm: float = 3.0
-    #: Coarse background radius for large masses.
-    coarse_background_radius_mm: float = 25.0
+    #: Coarse channel for large masses: opening radius, thresholds, minimum area.
+    coarse_background_radius_mm: float = 20.0
+    coarse_high_threshold_sigma: float = 8.0
+    coarse_low_threshold_sigma: float = 4.0
+    coarse_min_area_mm2: float = 12.0
     #: Scale of the high-pass used to estimate noise.
     noise_scale_mm: float = 0.6
     #: Hysteresis thresholds on excess density, in noise sigma.

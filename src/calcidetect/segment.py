@@ -26,6 +26,9 @@ __all__ = ["Segmentation", "segment"]
 _DETECTION_SCALES_MM = (0.0, 0.6)
 #: Smoothing before the opening (a 0.3 mm dot survives it; noise is tamed).
 _FINE_SMOOTH_MM = 0.2
+#: Coarse channel: smoothing, and grid factor of its opening.
+_COARSE_SMOOTH_MM = 0.8
+_COARSE_GRID = 2
 #: Window of the local noise estimate.
 _NOISE_WINDOW_MM = 12.0
 
@@ -60,6 +63,25 @@ def _robust_sigma(values: np.ndarray) -> float:
         return 1e-6
     med = np.median(values)
     return max(float(MAD_TO_SIGMA * np.median(np.abs(values - med))), 1e-6)
+
+
+def _significance(response: np.ndarray, soft: np.ndarray, step: int, spacing_mm: float) -> np.ndarray:
+    """Response in units of its own local noise, centred on its soft-tissue median."""
+    values = response[soft][::step]
+    centre = float(np.median(values)) if values.size else 0.0
+    global_sigma = _robust_sigma(values)
+    local = local_noise_sigma(response - centre, soft, global_sigma, _NOISE_WINDOW_MM / spacing_mm)
+    return (response - centre) / local
+
+
+def _drop_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
+    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return mask
+    areas = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = areas >= min_area_px
+    keep[0] = False
+    return keep[labels]
 
 
 def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) -> np.ndarray:
@@ -99,23 +121,32 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     soft = anatomy.body & ~excluded & (anatomy.field_edge_px > cfg.field_edge_margin_mm / spacing_mm)
     # bones take part in the opening (their flanks are slopes it keeps), metal not
     fine = gaussian(image, _FINE_SMOOTH_MM / spacing_mm)
-    floor = region_opening(fine, anatomy.body & ~anatomy.metal, cfg.background_radius_mm / spacing_mm)
+    floor = region_opening(fine, anatomy.body & ~anatomy.metal, cfg.background_radius_mm / spacing_mm, smooth=True)
     excess = (fine - floor).astype(np.float32)
 
-    significance = np.full(image.shape, -np.inf, np.float32)
     step = max(1, int(soft.sum()) // 300_000)
+    significance = np.full(image.shape, -np.inf, np.float32)
     for scale_mm in _DETECTION_SCALES_MM:
         response = gaussian(excess, scale_mm / spacing_mm) if scale_mm > 0 else excess
-        values = response[soft][::step]
-        centre = float(np.median(values)) if values.size else 0.0
-        global_sigma = _robust_sigma(values)
-        local = local_noise_sigma(response - centre, soft, global_sigma, _NOISE_WINDOW_MM / spacing_mm)
-        np.maximum(significance, (response - centre) / local, out=significance)
+        np.maximum(significance, _significance(response, soft, step, spacing_mm), out=significance)
     significance[~soft] = 0.0
-    fine_excess = excess
-
     mask = apply_hysteresis_threshold(significance, cfg.low_threshold_sigma, cfg.high_threshold_sigma)
-    mask = _trim_to_extent(mask, fine_excess, cfg.relative_extent)
+    mask = _trim_to_extent(mask, excess, cfg.relative_extent)
+
+    # coarse channel: masses wider than the fine opening, bones kept out
+    coarse = gaussian(image, _COARSE_SMOOTH_MM / spacing_mm)
+    coarse_floor = region_opening(
+        coarse, soft, cfg.coarse_background_radius_mm / spacing_mm, grid_factor=_COARSE_GRID, smooth=True
+    )
+    coarse_excess = (coarse - coarse_floor).astype(np.float32)
+    coarse_sig = _significance(coarse_excess, soft, step, spacing_mm)
+    coarse_sig[~soft] = 0.0
+    coarse_mask = apply_hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
+    coarse_mask = _drop_small(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
+    coarse_mask = _trim_to_extent(coarse_mask, coarse_excess, cfg.relative_extent)
+    mask |= coarse_mask
+    significance = np.maximum(significance, coarse_sig)
+
     lobules, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n:
         areas = np.bincount(lobules.ravel(), minlength=n + 1)
