@@ -35,6 +35,10 @@ _COLLIMATION_PENUMBRA_MM = 2.0
 _SATURATED_BAND = 0.01
 _SATURATED_MARGIN_MM = 1.0
 _MAX_SATURATED_FRACTION = 0.05
+#: A flat run of at least this many input pixels is a drawn overlay.
+_OVERLAY_MIN_PIXELS = 3
+#: Margin (mm) around drawn overlays on the working grid.
+_OVERLAY_MARGIN_MM = 2.5
 #: Smoothing before thresholding air against tissue.
 _BODY_SMOOTH_MM = 1.0
 #: Air is present when tissue stands this many air-spreads above air.
@@ -44,7 +48,9 @@ _AIR_LEVEL_SCALE_MM = 25.0
 #: Body starts this many air spreads, or this fraction of the air-tissue gap,
 #: above the air.
 _AIR_MARGIN_SIGMA = 4.0
-_AIR_MARGIN_FRACTION = 0.06
+_AIR_MARGIN_FRACTION = 0.04
+#: Air closer than this to tissue is not used to measure the air's level.
+_AIR_CLEARANCE_MM = 4.0
 #: Air and tissue must each cover at least this fraction of the exposed area.
 _MIN_CLASS_FRACTION = 0.05
 #: Opening radius that strips burned-in text strokes from the body mask.
@@ -94,6 +100,13 @@ _METAL_MARGIN_MM = 1.0
 _FAINT_BONE_FRACTION = 0.5
 _FAINT_BONE_MIN_LENGTH_MM = 30.0
 _FAINT_BONE_MIN_ELONGATION = 3.0
+#: ... and lie deeper than this below the skin (soft-tissue strips under the
+#: skin are not ribs).
+_FAINT_BONE_MIN_DEPTH_MM = 12.0
+#: Growth of a bone into its fainter parts: how far, and down to which
+#: fraction of the bone threshold.
+_BONE_GROW_MM = 4.0
+_BONE_GROW_FRACTION = 0.5
 #: Bone halo: blur around a bone edge counted as bone while still dense.
 _BONE_HALO_MM = 1.5
 _BONE_HALO_SIGMA = 3.0
@@ -214,7 +227,8 @@ def _air_level(smooth: np.ndarray, valid: np.ndarray, spacing_mm: float) -> tupl
         edge[_border_labels(labels)] = True
         edge[np.unique(labels[field_edge])] = True
         edge[0] = False
-        air = edge[labels]
+        # the air's level is read away from the skin's soft transition
+        air = edge[labels] & (_distance_to(~(valid & ~low)) > _AIR_CLEARANCE_MM / spacing_mm)
         tissue = valid & ~low
         if air.sum() < _MIN_CLASS_FRACTION * valid.sum() or tissue.sum() < _MIN_CLASS_FRACTION * valid.sum():
             continue
@@ -243,6 +257,25 @@ def find_saturated(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> n
     return dilate(saturated, _SATURATED_MARGIN_MM / spacing_mm)
 
 
+def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
+    """Burned-in text and graphics: noise-free (exactly constant) strokes.
+
+    Computed on the input grid, where every exposed pixel carries quantum
+    noise and only drawn overlays have runs of identical values.  Returns a
+    mask on the input grid (a margin of a few pixels included).
+    """
+    img = np.asarray(pixels, np.float32)
+    kernel = np.ones((3, 3), np.uint8)
+    flat = (cv2.dilate(img, kernel) - cv2.erode(img, kernel)) == 0
+    if not flat.any():
+        return flat
+    labels, n = ndi.label(flat)
+    sizes = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = sizes >= _OVERLAY_MIN_PIXELS
+    keep[0] = False
+    return cv2.dilate(keep[labels].astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+
+
 def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.ndarray:
     """Inside-the-patient mask: tissue above air, without text or markers.
 
@@ -259,12 +292,12 @@ def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.nda
     if air is not None:
         level, spread, gap = air
         body = valid & (smooth > level + max(_AIR_MARGIN_SIGMA * spread, _AIR_MARGIN_FRACTION * gap))
-    body = cv2.morphologyEx(
-        body.astype(np.uint8), cv2.MORPH_OPEN, _disk(_BODY_OPENING_MM / spacing_mm)
-    ).astype(bool)
+    # opening by reconstruction: parts that survive an opening (not text
+    # strokes) are kept whole, so the thin skin edge is not eroded
+    opened = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_OPEN, _disk(_BODY_OPENING_MM / spacing_mm)).astype(bool)
     labels, n = ndi.label(body)
     if n > 0:
-        areas = np.bincount(labels.ravel(), minlength=n + 1)
+        areas = np.bincount(labels[opened], minlength=n + 1)
         areas[0] = 0
         min_area = max(_MIN_BODY_PART_MM2 / spacing_mm**2, 0.05 * areas.max())
         body = (areas >= min_area)[labels]
@@ -439,6 +472,13 @@ def find_bone(
     bone = is_bone[labels]
     bone |= _faint_bands(smooth, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg)
     if bone.any():
+        # fainter parts of a bone (trabecular ends, epiphyses) joined to it
+        near = dilate(bone, _BONE_GROW_MM / spacing_mm) & body & (smooth > _BONE_GROW_FRACTION * threshold)
+        grown, m = ndi.label(bone | near)
+        attached = np.zeros(m + 1, bool)
+        attached[np.unique(grown[bone])] = True
+        attached[0] = False
+        bone = attached[grown]
         # halo: blurred edge still denser than soft tissue, close to the bone
         near = dilate(bone, _BONE_HALO_MM / spacing_mm)
         bone |= near & (smooth > _BONE_HALO_SIGMA * noise)
@@ -464,10 +504,12 @@ def _faint_bands(smooth: np.ndarray, region: np.ndarray, threshold: float, spaci
     length = np.asarray(props["axis_major_length"]) * spacing_mm
     elongation = length / np.maximum(np.asarray(props["axis_minor_length"]) * spacing_mm, spacing_mm)
     touches = np.isin(lab, _border_labels(labels))
+    depth = np.asarray(ndi.mean(_distance_to(region), labels, lab), float) * spacing_mm
     keep[lab] = (
         (width >= cfg.min_bone_width_mm)
         & (length >= _FAINT_BONE_MIN_LENGTH_MM)
         & ((elongation >= _FAINT_BONE_MIN_ELONGATION) | touches)
+        & (depth >= _FAINT_BONE_MIN_DEPTH_MM)
     )
     return keep[labels]
 
@@ -527,8 +569,19 @@ def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.where(body, _distance_to(body | ~valid), 0).astype(np.float32)
 
 
-def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[Anatomy, np.ndarray]:
+def find_anatomy(
+    image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np.ndarray | None = None
+) -> tuple[Anatomy, np.ndarray]:
     """Run every anatomy step on a working-resolution image.
+
+    Parameters
+    ----------
+    image : ndarray of float32
+        Working-resolution image.
+    spacing_mm : float
+    cfg : Config
+    overlays : ndarray of bool, optional
+        Drawn overlays (text) already resampled to the working grid.
 
     Returns
     -------
@@ -540,6 +593,8 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[Ana
     valid = ~collimation
     body = find_body(image, valid, spacing_mm)
     saturated = find_saturated(image, valid, spacing_mm)
+    if overlays is not None and overlays.any():
+        saturated |= dilate(overlays, _OVERLAY_MARGIN_MM / spacing_mm) & valid
     tissue = body & ~saturated
     noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
     bone, excess = find_bone(image, tissue, noise, spacing_mm, cfg)

@@ -76,10 +76,11 @@ class Config:
     # -- segment ---------------------------------------------------------
     #: Radius of the soft-tissue background estimate (must exceed a mass).
     background_radius_mm: float = 3.0
-    #: Coarse channel for large masses: opening radius, thresholds, minimum area.
+    #: Coarse channel for large masses: opening radius, thresholds (in per-pixel
+    #: noise sigma), minimum area.
     coarse_background_radius_mm: float = 20.0
-    coarse_high_threshold_sigma: float = 8.0
-    coarse_low_threshold_sigma: float = 4.0
+    coarse_high_threshold_sigma: float = 4.0
+    coarse_low_threshold_sigma: float = 2.0
     coarse_min_area_mm2: float = 12.0
     #: Scale of the high-pass used to estimate noise.
     noise_scale_mm: float = 0.6

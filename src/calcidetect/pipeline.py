@@ -10,7 +10,8 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from .anatomy import find_anatomy
+from .anatomy import find_anatomy, find_flat_overlays
+from .filters import resize_to
 from .classify import primary_patterns, score_patterns
 from .config import Config
 from .errors import CalcidetectError
@@ -126,7 +127,10 @@ def detect(
     timings["normalise"] = time.perf_counter() - t0
 
     t = time.perf_counter()
-    anatomy, _ = find_anatomy(pixels, sp, cfg)
+    overlays = find_flat_overlays(rad.pixels)
+    if overlays.any():
+        overlays = resize_to(overlays.astype(np.float32), pixels.shape) > 0
+    anatomy, _ = find_anatomy(pixels, sp, cfg, overlays)
     timings["anatomy"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import apply_hysteresis_threshold
+from skimage.measure import regionprops_table
 
 from .anatomy import Anatomy
 from .background import MAD_TO_SIGMA, local_noise_sigma, region_opening
@@ -29,6 +30,9 @@ _FINE_SMOOTH_MM = 0.2
 #: Coarse channel: smoothing, and grid factor of its opening.
 _COARSE_SMOOTH_MM = 0.8
 _COARSE_GRID = 2
+#: A mass found by the coarse channel is compact.
+_MASS_MAX_ELONGATION = 4.0
+_MASS_MIN_SOLIDITY = 0.5
 #: Window of the local noise estimate.
 _NOISE_WINDOW_MM = 12.0
 
@@ -81,6 +85,23 @@ def _drop_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     areas = np.bincount(labels.ravel(), minlength=n + 1)
     keep = areas >= min_area_px
     keep[0] = False
+    return keep[labels]
+
+
+def _compact_blobs(mask: np.ndarray, min_area_px: float) -> np.ndarray:
+    """Components large enough and mass-like: not long strips of soft tissue."""
+    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return mask
+    props = regionprops_table(labels, properties=("label", "area", "axis_major_length", "axis_minor_length", "solidity"))
+    lab = np.asarray(props["label"])
+    elongation = np.asarray(props["axis_major_length"]) / np.maximum(np.asarray(props["axis_minor_length"]), 1.0)
+    keep = np.zeros(n + 1, bool)
+    keep[lab] = (
+        (np.asarray(props["area"]) >= min_area_px)
+        & (elongation <= _MASS_MAX_ELONGATION)
+        & (np.asarray(props["solidity"]) >= _MASS_MIN_SOLIDITY)
+    )
     return keep[labels]
 
 
@@ -139,10 +160,12 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
         coarse, soft, cfg.coarse_background_radius_mm / spacing_mm, grid_factor=_COARSE_GRID, smooth=True
     )
     coarse_excess = (coarse - coarse_floor).astype(np.float32)
-    coarse_sig = _significance(coarse_excess, soft, step, spacing_mm)
+    # in units of the per-pixel noise: a mass must be dense, not merely
+    # smooth enough to beat the (tiny) noise of a heavily smoothed image
+    coarse_sig = (coarse_excess - float(np.median(coarse_excess[soft][::step]))) / anatomy.noise
     coarse_sig[~soft] = 0.0
     coarse_mask = apply_hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
-    coarse_mask = _drop_small(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
+    coarse_mask = _compact_blobs(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
     coarse_mask = _trim_to_extent(coarse_mask, coarse_excess, cfg.relative_extent)
     mask |= coarse_mask
     significance = np.maximum(significance, coarse_sig)
