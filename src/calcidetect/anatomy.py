@@ -28,6 +28,10 @@ _SATURATION_BAND = 0.04
 _COLLIMATION_MIN_CONTACT_MM = 15.0
 #: A collimation region is flat: its std is at most this fraction of the range.
 _COLLIMATION_MAX_STD = 0.05
+#: Straight collimation bands: brighter than this fraction of the range below
+#: the maximum, along this fraction of the image side.
+_BAND_DEPTH = 0.3
+_BAND_COVERAGE = 0.9
 #: Penumbra (soft edge) added around collimation and padding.
 _COLLIMATION_PENUMBRA_MM = 2.0
 #: Saturated overlays: within this fraction of the range below the maximum,
@@ -71,6 +75,15 @@ _EDGE_MIN_FRACTION = 0.2
 _EDGE_WIDTH_MM = 1.0
 _SKIN_EDGE_MM = 2.0
 _EDGE_SURFACE_MM = 4.0
+#: Narrow body parts (fingers: half-width below _NARROW_BODY_MM, blended over
+#: _NARROW_BLEND_MM) get a floor from a disk _NARROW_FLOOR_WIDTH_MM wide; the
+#: half-width is the largest skin distance within _HALFWIDTH_WINDOW_MM.
+_NARROW_BODY_MM = 14.0
+_NARROW_BLEND_MM = 6.0
+_NARROW_FLOOR_WIDTH_MM = 10.0
+_HALFWIDTH_WINDOW_MM = 12.0
+#: With the edge surface, the global (Otsu) bone threshold is only a floor.
+_OTSU_FLOOR_FRACTION = 0.7
 #: Grid on which the soft-tissue floor is computed (it is smooth).
 _FLOOR_GRID_MM = 0.6
 #: Smoothing of the excess before thresholding bone.
@@ -197,7 +210,31 @@ def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
             std[1:] = ndi.standard_deviation(smooth, labels, idx[1:])
             keep &= std <= _COLLIMATION_MAX_STD * span
         mask |= keep[labels]
+    mask |= _straight_bands(smooth >= hi - _BAND_DEPTH * span)
     return dilate(mask, _COLLIMATION_PENUMBRA_MM / spacing_mm) if mask.any() else mask
+
+
+def _straight_bands(bright: np.ndarray) -> np.ndarray:
+    """Bright bands along a whole image side (a collimator blade and its penumbra).
+
+    From each side inwards, columns (or rows) that are bright along at least
+    ``_BAND_COVERAGE`` of their length belong to the band; a bone is never
+    that long.
+    """
+    band = np.zeros(bright.shape, bool)
+    for axis in (0, 1):
+        coverage = bright.mean(axis=axis)
+        short = coverage < _BAND_COVERAGE
+        n = coverage.size
+        first = int(np.argmax(short)) if short.any() else n
+        last = int(np.argmax(short[::-1])) if short.any() else n
+        if axis == 0:
+            band[:, :first] = True
+            band[:, n - last:] = True
+        else:
+            band[:first, :] = True
+            band[n - last:, :] = True
+    return band
 
 
 def _air_level(smooth: np.ndarray, valid: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, float, float] | None:
@@ -362,13 +399,23 @@ def _component_stats(labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm:
 
 
 def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, max_bone_width_mm: float) -> np.ndarray:
-    """Soft-tissue level under bones: an opening wider than any bone.
+    """Soft-tissue level under bones: an opening wider than the bones there.
 
-    See :func:`calcidetect.background.region_opening`; computed on a coarse
-    grid (the floor is smooth), then enlarged.
+    See :func:`calcidetect.background.region_opening`.  Where the body is
+    wide, the disk is wider than any bone (``max_bone_width_mm``).  Where it
+    is narrow (a finger), such a disk does not fit and would leave the whole
+    finger as "dense"; there a disk just wider than a phalanx is used, which
+    does fit beside the bone.  The two floors are blended by the local body
+    half-width.  Computed on a coarse grid (the floor is smooth).
     """
     factor = max(1, int(_FLOOR_GRID_MM / spacing_mm))
-    return region_opening(image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True)
+    wide = region_opening(image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True)
+    halfwidth_mm = cv2.dilate(_distance_to(body), _disk(_HALFWIDTH_WINDOW_MM / spacing_mm)) * spacing_mm
+    narrow_weight = np.clip((_NARROW_BODY_MM - halfwidth_mm) / _NARROW_BLEND_MM + 0.5, 0.0, 1.0)
+    if not (narrow_weight > 0).any():
+        return wide
+    narrow = region_opening(image, body, 0.5 * _NARROW_FLOOR_WIDTH_MM / spacing_mm, grid_factor=factor, smooth=True)
+    return (narrow_weight * narrow + (1.0 - narrow_weight) * wide).astype(np.float32)
 
 
 def edge_threshold_surface(excess: np.ndarray, body: np.ndarray, contrast: float, spacing_mm: float) -> np.ndarray:
@@ -445,6 +492,8 @@ def find_bone(
     smooth = gaussian(excess, _BONE_SMOOTH_MM / spacing_mm)
     step = max(1, values.size // 200_000)
     threshold = threshold_otsu(np.clip(smooth[body][::step], 0, contrast))
+    # where soft tissue alone is thick (a finger narrower than the floor's
+    # disk) the bone's own edges set the level: bone is above both
     dense = body & (smooth > threshold)
     labels, n = ndi.label(dense)
     if n == 0:

@@ -93,6 +93,10 @@ class Config:
     min_area_mm2: float = 0.08
     #: Lobules closer than this are grouped into one focus.
     lobule_group_distance_mm: float = 1.0
+    #: Candidates with more than this fraction of their area within this
+    #: distance of bone are bone edges, not deposits.
+    bone_hug_distance_mm: float = 1.5
+    bone_hug_max_fraction: float = 0.5
     #: Exclusion band around bone edges.
     bone_margin_mm: float = 0.6
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import apply_hysteresis_threshold
@@ -105,6 +106,25 @@ def _compact_blobs(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     return keep[labels]
 
 
+def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
+    """Remove candidates lying mostly along a bone's edge.
+
+    A cortex edge or an unmasked bone end shows up as excess just outside the
+    bone mask; calcifications are deposits in soft tissue (tendon-sheath
+    streaks run a few millimetres off the bone), so a candidate with most of
+    its area within ``bone_hug_distance_mm`` of bone is bone, not calcium.
+    """
+    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0 or not bone.any():
+        return mask
+    near = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, 3) <= cfg.bone_hug_distance_mm / spacing_mm
+    fraction = np.zeros(n + 1)
+    fraction[1:] = ndi.mean(near, labels, np.arange(1, n + 1))
+    keep = fraction < cfg.bone_hug_max_fraction
+    keep[0] = False
+    return keep[labels]
+
+
 def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) -> np.ndarray:
     """Cut each candidate to where its excess reaches ``relative`` of its own peak.
 
@@ -170,6 +190,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     mask |= coarse_mask
     significance = np.maximum(significance, coarse_sig)
 
+    mask = _drop_bone_huggers(mask, anatomy.bone, spacing_mm, cfg)
     lobules, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n:
         areas = np.bincount(lobules.ravel(), minlength=n + 1)
