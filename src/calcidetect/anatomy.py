@@ -26,6 +26,8 @@ __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_body", "find_bon
 _SATURATION_BAND = 0.04
 #: Collimation must run along the image edge for at least this long.
 _COLLIMATION_MIN_CONTACT_MM = 15.0
+#: Bright collimation runs along at least this fraction of an image side.
+_COLLIMATION_SIDE_FRACTION = 0.5
 #: A collimation region is flat: its std is at most this fraction of the range.
 _COLLIMATION_MAX_STD = 0.05
 #: Straight collimation bands: brighter than this fraction of the range below
@@ -34,11 +36,6 @@ _BAND_DEPTH = 0.3
 _BAND_COVERAGE = 0.9
 #: Penumbra (soft edge) added around collimation and padding.
 _COLLIMATION_PENUMBRA_MM = 2.0
-#: Saturated overlays: within this fraction of the range below the maximum,
-#: with this margin; more than this fraction of the image is not an overlay.
-_SATURATED_BAND = 0.01
-_SATURATED_MARGIN_MM = 1.0
-_MAX_SATURATED_FRACTION = 0.05
 #: A flat run of at least this many input pixels is a drawn overlay.
 _OVERLAY_MIN_PIXELS = 3
 #: Margin (mm) around drawn overlays on the working grid.
@@ -89,7 +86,7 @@ _FLOOR_GRID_MM = 0.6
 #: Smoothing of the excess before thresholding bone.
 _BONE_SMOOTH_MM = 0.3
 #: Closing that bridges gaps in a cortex ring.
-_BONE_CLOSING_MM = 0.8
+_BONE_CLOSING_MM = 0.4
 #: Plates closed by the image edge are filled when this dense (fraction of
 #: the densest excess).
 _PLATE_FRACTION = 0.1
@@ -98,8 +95,8 @@ _PLATE_FRACTION = 0.1
 #: film edge must stay out).
 _EDGE_CLOSED_FACTOR = 3.5
 #: Cortex test: rim (within this of the edge) denser than the core by this ratio.
-_CORTEX_RIM_MM = 1.0
-_CORTEX_CORE_MM = 2.0
+_CORTEX_RIM_MM = 0.8
+_CORTEX_CORE_MM = 1.4
 _CORTEX_MIN_RATIO = 1.08
 #: Shape tests for bone components.
 _BONE_MIN_SOLIDITY = 0.92
@@ -116,13 +113,13 @@ _FAINT_BONE_MIN_ELONGATION = 3.0
 #: ... and lie deeper than this below the skin (soft-tissue strips under the
 #: skin are not ribs).
 _FAINT_BONE_MIN_DEPTH_MM = 12.0
+#: ... and their surroundings (a ring this wide) are at most this fraction as dense.
+_FAINT_RING_MM = 3.0
+_FAINT_RING_RATIO = 0.6
 #: Growth of a bone into its fainter parts: how far, and down to which
 #: fraction of the bone threshold.
-_BONE_GROW_MM = 4.0
-_BONE_GROW_FRACTION = 0.5
-#: Bone halo: blur around a bone edge counted as bone while still dense.
-_BONE_HALO_MM = 1.5
-_BONE_HALO_SIGMA = 3.0
+_BONE_GROW_MM = 2.0
+_BONE_GROW_FRACTION = 0.7
 
 
 #: Distances are capped here (pixels) so "no skin in sight" stays finite.
@@ -196,15 +193,21 @@ def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
     flat = local_range <= 1e-6 * span
     mask = np.zeros(image.shape, bool)
     min_contact = _COLLIMATION_MIN_CONTACT_MM / spacing_mm
-    for cand, need_flat_std in ((candidates, True), (flat, False)):
+    for cand, is_bright in ((candidates, True), (flat, False)):
         labels, n = ndi.label(cand)
         if n == 0:
             continue
-        edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-        contact = np.bincount(edge, minlength=n + 1)
-        contact[0] = 0
-        keep = contact >= min_contact
-        if need_flat_std and keep.any():
+        if is_bright:
+            # a collimator blade shades (most of) a whole side; a limb running
+            # off the film touches a side only over its own width
+            keep = np.zeros(n + 1, bool)
+            for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+                keep |= np.bincount(side, minlength=n + 1) >= _COLLIMATION_SIDE_FRACTION * side.size
+        else:
+            edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+            keep = np.bincount(edge, minlength=n + 1) >= min_contact
+        keep[0] = False
+        if is_bright and keep.any():
             idx = np.arange(n + 1)
             std = np.zeros(n + 1)
             std[1:] = ndi.standard_deviation(smooth, labels, idx[1:])
@@ -278,27 +281,12 @@ def _air_level(smooth: np.ndarray, valid: np.ndarray, spacing_mm: float) -> tupl
     return None
 
 
-def find_saturated(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.ndarray:
-    """Burned-in text, lead markers and other saturated overlays.
-
-    Annotations are drawn at (or next to) the image's maximum value; no
-    anatomy reaches it except metal.  Pixels within a small band of the
-    maximum, with a margin for their blurred edges.
-    """
-    values = image[valid] if valid.any() else image.ravel()
-    lo, hi = float(np.percentile(values, 0.5)), float(values.max())
-    span = max(hi - lo, 1e-6)
-    saturated = valid & (image >= hi - _SATURATED_BAND * span)
-    if not saturated.any() or saturated.mean() > _MAX_SATURATED_FRACTION:
-        return np.zeros(image.shape, bool)
-    return dilate(saturated, _SATURATED_MARGIN_MM / spacing_mm)
-
-
 def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
-    """Burned-in text and graphics: noise-free (exactly constant) strokes.
+    """Burned-in text, graphics and clipped areas: runs of identical values.
 
     Computed on the input grid, where every exposed pixel carries quantum
-    noise and only drawn overlays have runs of identical values.  Returns a
+    noise and only drawn overlays (and saturated, clipped areas) have runs of
+    identical values.  Returns a
     mask on the input grid (a margin of a few pixels included).
     """
     img = np.asarray(pixels, np.float32)
@@ -510,7 +498,8 @@ def find_bone(
     st = _component_stats(labels, n, excess, spacing_mm)
     wide = st["width_mm"] >= cfg.min_bone_width_mm
     big = wide & (st["area_mm2"] >= cfg.min_bone_area_mm2)
-    small_round = wide & (st["solidity"] >= _BONE_MIN_SOLIDITY)
+    # a small round bone (sesamoid) has a cortex; a round deposit is solid
+    small_round = wide & (st["solidity"] >= _BONE_MIN_SOLIDITY) & (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
     looks_bony = (
         (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
         | (st["solidity"] >= _BONE_MIN_SOLIDITY)
@@ -528,9 +517,6 @@ def find_bone(
         attached[np.unique(grown[bone])] = True
         attached[0] = False
         bone = attached[grown]
-        # halo: blurred edge still denser than soft tissue, close to the bone
-        near = dilate(bone, _BONE_HALO_MM / spacing_mm)
-        bone |= near & (smooth > _BONE_HALO_SIGMA * noise)
     return bone, excess
 
 
@@ -554,8 +540,17 @@ def _faint_bands(smooth: np.ndarray, region: np.ndarray, threshold: float, spaci
     elongation = length / np.maximum(np.asarray(props["axis_minor_length"]) * spacing_mm, spacing_mm)
     touches = np.isin(lab, _border_labels(labels))
     depth = np.asarray(ndi.mean(_distance_to(region), labels, lab), float) * spacing_mm
+    # a band stands out of its surroundings (a rib above the chest wall); a
+    # thick stretch of soft tissue does not
+    ring_labels = cv2.dilate(labels.astype(np.float32), _disk(_FAINT_RING_MM / spacing_mm)).astype(np.int32)
+    ring_labels[labels > 0] = 0
+    ring_labels[~region] = 0
+    inside_mean = np.asarray(ndi.mean(smooth, labels, lab), float)
+    ring_mean = np.nan_to_num(np.asarray(ndi.mean(smooth, ring_labels, lab), float), nan=np.inf)
+    stands_out = ring_mean <= _FAINT_RING_RATIO * inside_mean
     keep[lab] = (
-        (width >= cfg.min_bone_width_mm)
+        stands_out
+        & (width >= cfg.min_bone_width_mm)
         & (length >= _FAINT_BONE_MIN_LENGTH_MM)
         & ((elongation >= _FAINT_BONE_MIN_ELONGATION) | touches)
         & (depth >= _FAINT_BONE_MIN_DEPTH_MM)
@@ -641,9 +636,9 @@ def find_anatomy(
     collimation = find_collimation(image, spacing_mm)
     valid = ~collimation
     body = find_body(image, valid, spacing_mm)
-    saturated = find_saturated(image, valid, spacing_mm)
+    saturated = np.zeros(image.shape, bool)
     if overlays is not None and overlays.any():
-        saturated |= dilate(overlays, _OVERLAY_MARGIN_MM / spacing_mm) & valid
+        saturated = dilate(overlays, _OVERLAY_MARGIN_MM / spacing_mm) & valid
     tissue = body & ~saturated
     noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
     bone, excess = find_bone(image, tissue, noise, spacing_mm, cfg)

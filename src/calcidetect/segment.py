@@ -187,7 +187,13 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     coarse_mask = apply_hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
     coarse_mask = _compact_blobs(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
     coarse_mask = _trim_to_extent(coarse_mask, coarse_excess, cfg.relative_extent)
-    mask |= coarse_mask
+    # a mass also shows in the fine channel (its rim, its lobules); a broad
+    # swell of soft tissue does not: keep coarse regions holding a fine one
+    coarse_labels, m = ndi.label(coarse_mask, structure=np.ones((3, 3), bool))
+    confirmed = np.zeros(m + 1, bool)
+    confirmed[np.unique(coarse_labels[mask])] = True
+    confirmed[0] = False
+    mask |= confirmed[coarse_labels]
     significance = np.maximum(significance, coarse_sig)
 
     mask = _drop_bone_huggers(mask, anatomy.bone, spacing_mm, cfg)
