@@ -86,7 +86,8 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
     mean_contrast = np.asarray(ndi.mean(sig, labels, idx), float)
     peak_excess = np.asarray(ndi.maximum(seg.excess, labels, idx), float)
     bone_ref = float(np.percentile(seg.excess[anatomy.bone], 90)) if anatomy.bone.any() else np.nan
-    relative_density = peak_excess / bone_ref if np.isfinite(bone_ref) and bone_ref > 0 else np.full(n, np.nan)
+    # 0 when the image has no bone to compare with (never NaN in outputs)
+    relative_density = peak_excess / bone_ref if np.isfinite(bone_ref) and bone_ref > 0 else np.zeros(n)
 
     if anatomy.bone.any():
         bone_dist, (ri, ci) = ndi.distance_transform_edt(~anatomy.bone, return_indices=True)

@@ -1,0 +1,155 @@
+"""End-to-end behaviour of ``calcidetect.detect`` on small arrays with known answers.
+
+The arrays come from ``tests/_synth.py``: a limb of soft tissue in air, hollow
+bones, and deposits placed where a user would look for them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import calcidetect as cd
+from _synth import SPACING_MM, add_disc, add_streak, add_tube, finish, limb
+
+
+def _detect(img, **kw):
+    return cd.detect(img, pixel_spacing_mm=SPACING_MM, **kw)
+
+
+def test_dot_on_soft_tissue_is_found_where_it_is_as_punctate():
+    img, rng = limb()
+    img = finish(add_disc(img, 300, 200, 4, 25), rng)
+    res = _detect(img)
+    assert [f.pattern for f in res.foci] == ["punctate"]
+    f = res.foci[0]
+    assert f.centroid_rc == pytest.approx((300, 200), abs=1.5)
+    r0, c0, r1, c1 = f.bbox
+    assert r0 <= 300 < r1 and c0 <= 200 < c1
+    true_area = np.pi * 4.5**2 * SPACING_MM**2
+    assert f.area_mm2 == pytest.approx(true_area, rel=0.35)
+    assert res.labels[300, 200] == f.id
+    assert set(f.scores) == set(cd.PATTERNS)
+    assert all(0.0 <= v <= 1.0 for v in f.scores.values())
+
+
+def test_bone_alone_is_bone_and_not_a_focus():
+    img, rng = limb()
+    img = finish(add_tube(img, 170, 230, 0, 600), rng)
+    res = _detect(img)
+    assert res.foci == []
+    assert res.bone_mask[300, 200]  # medulla filled
+    assert res.bone_mask[300, 172] and res.bone_mask[300, 228]  # cortex
+    assert not res.bone_mask[300, 120] and not res.bone_mask[300, 280]  # soft tissue
+
+
+def test_plain_limb_has_no_foci_and_a_body_mask():
+    img, rng = limb()
+    res = _detect(finish(img, rng))
+    assert res.foci == []
+    assert res.body_mask[300, 200] and not res.body_mask[300, 5]
+    assert res.summary["n_foci"] == 0 and res.summary["distribution"] == "none"
+
+
+def test_thin_streak_parallel_to_a_bone_is_linear():
+    img, rng = limb()
+    add_tube(img, 170, 230, 0, 600)
+    add_streak(img, 150, 350, 275, 4, 12)  # 0.8 mm wide, 40 mm long, 9 mm off the bone
+    res = _detect(finish(img, rng))
+    assert [f.pattern for f in res.foci] == ["linear"]
+    f = res.foci[0]
+    assert f.features["angle_to_bone_deg"] < 10
+    assert 3 <= f.features["distance_to_bone_mm"] <= 15
+
+
+def test_blob_at_a_joint_is_periarticular():
+    img, rng = limb()
+    add_tube(img, 170, 230, 0, 290)
+    add_tube(img, 170, 230, 310, 600)  # 4 mm joint gap at rows 290-310
+    add_disc(img, 300, 258, 12, 20)
+    res = _detect(finish(img, rng))
+    assert [f.pattern for f in res.foci] == ["periarticular"]
+    assert res.foci[0].features["distance_to_joint_mm"] < 3
+
+
+def test_coordinates_are_on_the_input_grid_whatever_the_working_resolution():
+    # 0.1 mm input is analysed at 0.2 mm: results must map back
+    img, rng = limb(shape=(1200, 800), width_px=600)
+    add_tube(img, 340, 460, 0, 1200)
+    img = finish(add_disc(img, 600, 540, 8, 25), rng)
+    res = cd.detect(img, pixel_spacing_mm=0.1)
+    assert res.labels.shape == img.shape and res.bone_mask.shape == img.shape
+    assert len(res.foci) == 1
+    f = res.foci[0]
+    assert f.centroid_rc == pytest.approx((600, 540), abs=2.5)
+    assert res.bone_mask[600, 400] and not res.bone_mask[600, 540]
+    assert f.area_px == int((res.labels == f.id).sum())
+    assert f.area_mm2 == pytest.approx(f.area_px * 0.01)
+
+
+def test_unknown_spacing_is_assumed_and_said_so():
+    img, rng = limb()
+    img = finish(add_disc(img, 300, 200, 4, 25), rng)
+    res = cd.detect(img)
+    assert res.spacing_source == "assumed"
+    assert res.pixel_spacing_mm == (cd.Config().assumed_pixel_spacing_mm,) * 2
+    assert res.summary["spacing_assumed"] is True
+    # a wrong assumption changes sizes, it does not crash
+    res2 = cd.detect(img, config=cd.Config(assumed_pixel_spacing_mm=0.5))
+    assert res2.spacing_source == "assumed"
+
+
+def test_radiograph_spacing_is_used_and_caller_spacing_overrides():
+    img, rng = limb()
+    img = finish(add_disc(img, 300, 200, 4, 25), rng)
+    rad = cd.Radiograph(pixels=img, pixel_spacing_mm=(0.2, 0.2), spacing_source="PixelSpacing")
+    assert cd.detect(rad).spacing_source == "PixelSpacing"
+    assert cd.detect(rad, pixel_spacing_mm=0.25).spacing_source == "caller"
+
+
+def test_records_are_flat_and_match_foci():
+    img, rng = limb()
+    img = finish(add_disc(img, 300, 200, 4, 25), rng)
+    res = _detect(img)
+    recs = res.to_records()
+    assert len(recs) == 1
+    rec = recs[0]
+    assert rec["pattern"] == "punctate" and rec["focus_id"] == res.foci[0].id
+    assert all(not isinstance(v, (dict, list)) for v in rec.values())
+    assert {f"score_{p}" for p in cd.PATTERNS} <= set(rec)
+    d = res.to_dict()
+    assert d["foci"][0]["bbox"] == list(res.foci[0].bbox)
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        (np.zeros((4, 4, 3), np.float32), "2-D"),
+        (np.full((50, 50), np.nan, np.float32), "NaN"),
+        (np.zeros((1, 1), np.float32), "too small"),
+        ("not an image", None),
+    ],
+)
+def test_bad_input_gets_a_calcidetect_error(bad, match, tmp_path):
+    if isinstance(bad, str):
+        path = tmp_path / "x.png"
+        path.write_text(bad)
+        with pytest.raises(cd.LoadError, match="x.png"):
+            cd.detect(path)
+        return
+    with pytest.raises(cd.CalcidetectError, match=match):
+        cd.detect(bad, pixel_spacing_mm=0.2)
+
+
+@pytest.mark.parametrize("spacing", [0, -1, float("nan"), (0.1, 0.2, 0.3)])
+def test_bad_spacing_is_refused(spacing):
+    with pytest.raises(cd.CalcidetectError, match="pixel_spacing_mm"):
+        cd.detect(np.zeros((50, 50), np.float32), pixel_spacing_mm=spacing)
+
+
+def test_detect_is_deterministic():
+    img, rng = limb()
+    img = finish(add_disc(img, 300, 200, 4, 25), rng)
+    a, b = _detect(img), _detect(img)
+    assert np.array_equal(a.labels, b.labels)
+    assert a.to_records() == b.to_records()
