@@ -546,7 +546,8 @@ def _faint_bands(smooth: np.ndarray, region: np.ndarray, threshold: float, spaci
     ring_labels[labels > 0] = 0
     ring_labels[~region] = 0
     inside_mean = np.asarray(ndi.mean(smooth, labels, lab), float)
-    ring_mean = np.nan_to_num(np.asarray(ndi.mean(smooth, ring_labels, lab), float), nan=np.inf)
+    with np.errstate(invalid="ignore", divide="ignore"):  # a band with no ring: inf
+        ring_mean = np.nan_to_num(np.asarray(ndi.mean(smooth, ring_labels, lab), float), nan=np.inf)
     stands_out = ring_mean <= _FAINT_RING_RATIO * inside_mean
     keep[lab] = (
         stands_out
