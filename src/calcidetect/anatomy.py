@@ -58,20 +58,10 @@ _MIN_CLASS_FRACTION = 0.05
 _BODY_OPENING_MM = 1.5
 #: Body parts smaller than this are labels or markers, not anatomy.
 _MIN_BODY_PART_MM2 = 400.0
-#: Dense-structure thresholds for bone, as fractions of the image's densest
-#: soft-tissue excess (its 99.5th percentile).
-_BONE_HIGH_FRACTION = 0.35
-_BONE_LOW_FRACTION = 0.12
+#: Densest soft-tissue excess: this percentile of the excess inside the body.
 _BONE_CONTRAST_PERCENTILE = 97.0
 #: No bone when the densest excess is below this many noise sigmas.
 _MIN_BONE_CONTRAST_SIGMA = 12.0
-#: Bone-edge threshold surface: an edge is a step of at least this fraction of
-#: the densest excess over this width, at least this far inside the skin; the
-#: surface is interpolated over this scale.
-_EDGE_MIN_FRACTION = 0.2
-_EDGE_WIDTH_MM = 1.0
-_SKIN_EDGE_MM = 2.0
-_EDGE_SURFACE_MM = 4.0
 #: Narrow body parts (fingers: half-width below _NARROW_BODY_MM, blended over
 #: _NARROW_BLEND_MM) get a floor from a disk _NARROW_FLOOR_WIDTH_MM wide; the
 #: half-width is the largest skin distance within _HALFWIDTH_WINDOW_MM.
@@ -79,8 +69,6 @@ _NARROW_BODY_MM = 14.0
 _NARROW_BLEND_MM = 6.0
 _NARROW_FLOOR_WIDTH_MM = 10.0
 _HALFWIDTH_WINDOW_MM = 12.0
-#: With the edge surface, the global (Otsu) bone threshold is only a floor.
-_OTSU_FLOOR_FRACTION = 0.7
 #: Grid on which the soft-tissue floor is computed (it is smooth).
 _FLOOR_GRID_MM = 0.6
 #: Smoothing of the excess before thresholding bone.
@@ -404,27 +392,6 @@ def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, ma
         return wide
     narrow = region_opening(image, body, 0.5 * _NARROW_FLOOR_WIDTH_MM / spacing_mm, grid_factor=factor, smooth=True)
     return (narrow_weight * narrow + (1.0 - narrow_weight) * wide).astype(np.float32)
-
-
-def edge_threshold_surface(excess: np.ndarray, body: np.ndarray, contrast: float, spacing_mm: float) -> np.ndarray:
-    """A threshold that follows bone edges (Yanowitz and Bruckstein 1989).
-
-    Where the excess has a strong step (a cortex against soft tissue; skin
-    edges are left out), the value at the step is the right local threshold
-    between soft tissue and bone.  Those values, weighted by the edge
-    strength, are spread smoothly over the image by normalized convolution.
-    A soft-tissue profile rising slowly towards the middle of a finger has no
-    such step and stays below the surface.
-    """
-    gy = cv2.Sobel(excess, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    gx = cv2.Sobel(excess, cv2.CV_32F, 1, 0, ksize=3) / 8.0
-    grad_per_mm = np.sqrt(gx * gx + gy * gy) / spacing_mm
-    inner = cv2.erode(body.astype(np.uint8), _disk(_SKIN_EDGE_MM / spacing_mm)).astype(bool)
-    strong = inner & (grad_per_mm > _EDGE_MIN_FRACTION * contrast / _EDGE_WIDTH_MM)
-    if not strong.any():
-        return np.full(excess.shape, np.inf, np.float32)
-    weight = np.where(strong, grad_per_mm, 0).astype(np.float32)
-    return normalized_gaussian(excess, weight, _EDGE_SURFACE_MM / spacing_mm)
 
 
 def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -> np.ndarray:

@@ -1,8 +1,7 @@
 """Soft-tissue background and image noise, shared by anatomy and segmentation.
 
-The background is what the image would look like with no dense structure:
-a weighted Gaussian mean over soft tissue, re-estimated with positive
-outliers (bone, calcium) left out, so holes are filled from their surroundings.
+The soft-tissue level under a deposit or a bone is a grey opening restricted
+to the body; the noise is measured on a high-pass of soft tissue.
 """
 
 from __future__ import annotations
@@ -13,17 +12,10 @@ import cv2
 
 from .filters import disk, gaussian, normalized_gaussian
 
-__all__ = ["region_opening", "soft_tissue_background", "noise_sigma", "local_noise_sigma", "MAD_TO_SIGMA"]
+__all__ = ["region_opening", "noise_sigma", "local_noise_sigma", "MAD_TO_SIGMA"]
 
 #: Median absolute deviation of a normal distribution, in sigmas.
 MAD_TO_SIGMA = 1.4826
-#: Outlier rejection when re-estimating the background, in noise sigma.
-_OUTLIER_SIGMA = 2.5
-#: Smoothing (px) of the image before the outlier test (white-noise sigma
-#: falls by 2 sqrt(pi) s for a Gaussian of s pixels).
-_OUTLIER_SMOOTH_PX = 1.5
-#: Number of re-estimations of the background.
-_BACKGROUND_ITERATIONS = 3
 
 
 def noise_sigma(image: np.ndarray, region: np.ndarray, scale_px: float) -> float:
@@ -63,47 +55,6 @@ def local_noise_sigma(
     weight = region.astype(np.float32)
     rms = np.sqrt(normalized_gaussian(clipped * clipped, weight, sigma_px))
     return np.maximum(rms, 0.5 * global_sigma).astype(np.float32)
-
-
-def soft_tissue_background(
-    image: np.ndarray,
-    soft_tissue: np.ndarray,
-    sigma_px: float,
-    noise: float,
-    *,
-    iterations: int = _BACKGROUND_ITERATIONS,
-    outlier_sigma: float = _OUTLIER_SIGMA,
-) -> np.ndarray:
-    """Estimate the soft-tissue background with dense outliers excluded.
-
-    Parameters
-    ----------
-    image : ndarray of float32
-    soft_tissue : ndarray of bool
-        Pixels that may be soft tissue (body without bone and metal).
-    sigma_px : float
-        Scale of the background (pixels): larger than the structures to find.
-    noise : float
-        Noise sigma of ``image``.
-    iterations : int
-        Re-estimations; each drops pixels more than ``outlier_sigma`` noise
-        sigmas above the current background.
-
-    Returns
-    -------
-    ndarray of float32
-        Background, defined everywhere (filled across excluded holes).
-    """
-    weight = soft_tissue.astype(np.float32)
-    background = normalized_gaussian(image, weight, sigma_px)
-    # test outliers on a lightly smoothed image: faint but extended deposits
-    # then stand out of the noise and are kept out of the background too
-    smoothed = gaussian(image, _OUTLIER_SMOOTH_PX)
-    smoothed_noise = noise / (2.0 * np.sqrt(np.pi) * _OUTLIER_SMOOTH_PX)
-    for _ in range(iterations):
-        keep = soft_tissue & (smoothed - background < outlier_sigma * smoothed_noise)
-        background = normalized_gaussian(image, keep.astype(np.float32), sigma_px)
-    return background
 
 
 def region_opening(

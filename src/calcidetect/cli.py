@@ -7,7 +7,6 @@ Exit status: 0 success, 1 when some input failed (or a single detect failed),
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 

@@ -56,8 +56,6 @@ class Config:
     body_high_percentile: float = 99.5
 
     # -- anatomy ---------------------------------------------------------
-    #: Width of unexposed (collimation) borders looked for at the image edge.
-    max_collimation_border_mm: float = 60.0
     #: Foci are not looked for this close to a collimation edge.
     field_edge_margin_mm: float = 3.0
     #: Metal: excess density above this multiple of bone cortex's density.
@@ -70,8 +68,6 @@ class Config:
     min_bone_area_mm2: float = 60.0
     #: Two bones closer than this form a joint.
     joint_gap_max_mm: float = 6.0
-    #: Radius around a joint gap counted as the joint zone.
-    joint_zone_radius_mm: float = 6.0
 
     # -- segment ---------------------------------------------------------
     #: Radius of the soft-tissue background estimate (must exceed a mass).

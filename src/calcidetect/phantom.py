@@ -370,7 +370,7 @@ def _dicom_bytes(ph: Phantom, name: str, mono1: bool, rng: np.random.Generator) 
     maxv = 2 ** ph.bits_stored - 1
     dx = rng.random() < 0.5
     sop_class = "1.2.840.10008.5.1.4.1.1.1.1" if dx else "1.2.840.10008.5.1.4.1.1.1"
-    uid = lambda k: generate_uid(entropy_srcs=[f"calcidetect-phantom", str(seed), name, k])  # noqa: E731
+    uid = lambda k: generate_uid(entropy_srcs=["calcidetect-phantom", str(seed), name, k])  # noqa: E731
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
     meta.MediaStorageSOPInstanceUID = uid("sop")

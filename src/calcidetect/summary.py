@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import numpy as np
-from scipy import ndimage as ndi
 
 from .config import Config
 from .result import PATTERNS, Focus
