@@ -19,7 +19,7 @@ from .background import MAD_TO_SIGMA, noise_sigma, region_opening
 from .config import Config
 from .filters import dilate, gaussian, normalized_gaussian
 
-__all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_body", "find_bone", "find_joints"]
+__all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
 
 #: Fraction of the image's intensity range within which a pixel counts as
 #: saturated (collimation / unexposed film).
