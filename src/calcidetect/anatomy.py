@@ -28,11 +28,13 @@ _SATURATION_BAND = 0.04
 _COLLIMATION_MIN_CONTACT_MM = 15.0
 #: Bright collimation runs along at least this fraction of an image side.
 _COLLIMATION_SIDE_FRACTION = 0.5
+#: ... and lies within this fraction of the range below the image's maximum.
+_COLLIMATION_TOP_BAND = 0.15
 #: A collimation region is flat: its std is at most this fraction of the range.
 _COLLIMATION_MAX_STD = 0.05
 #: Straight collimation bands: brighter than this fraction of the range below
 #: the maximum, along this fraction of the image side.
-_BAND_DEPTH = 0.3
+_BAND_DEPTH = 0.15
 _BAND_COVERAGE = 0.9
 #: Penumbra (soft edge) added around collimation and padding.
 _COLLIMATION_PENUMBRA_MM = 2.0
@@ -69,6 +71,21 @@ _NARROW_BODY_MM = 14.0
 _NARROW_BLEND_MM = 6.0
 _NARROW_FLOOR_WIDTH_MM = 10.0
 _HALFWIDTH_WINDOW_MM = 12.0
+#: Edge-supported lower levels (fractions of the bone threshold): a region is
+#: bone when at least _LEVEL_MIN_SUPPORT of its boundary (further than
+#: _LEVEL_SKIN_CLEARANCE_MM inside the body) rises by _LEVEL_EDGE_FRACTION of
+#: the level within _LEVEL_EDGE_WIDTH_MM, and it covers _LEVEL_MIN_AREA_MM2.
+_LEVEL_FRACTIONS = (0.8, 0.6, 0.45, 0.35)
+_LEVEL_MIN_SUPPORT = 0.7
+_LEVEL_SKIN_CLEARANCE_MM = 2.0
+_LEVEL_EDGE_FRACTION = 0.5
+_LEVEL_EDGE_WIDTH_MM = 1.0
+_LEVEL_MIN_AREA_MM2 = 20.0
+#: ... and its mean excess is at least this multiple of the level.
+_LEVEL_MIN_RISE = 1.6
+#: The steepness asked of a low level's edge never drops below that of a
+#: level at this fraction of the bone threshold.
+_LEVEL_EDGE_FLOOR = 0.0
 #: Grid on which the soft-tissue floor is computed (it is smooth).
 _FLOOR_GRID_MM = 0.6
 #: Smoothing of the excess before thresholding bone.
@@ -174,7 +191,8 @@ def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
     """
     smooth = gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
     lo, hi = np.percentile(smooth, [0.5, 99.9])
-    span = max(float(hi - lo), 1e-6)
+    top = float(smooth.max())
+    span = max(float(top - lo), 1e-6)
     candidates = smooth >= hi - _SATURATION_BAND * span
     # flat padding: zero local range
     local_range = cv2.dilate(image, np.ones((3, 3), np.uint8)) - cv2.erode(image, np.ones((3, 3), np.uint8))
@@ -199,9 +217,13 @@ def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
             idx = np.arange(n + 1)
             std = np.zeros(n + 1)
             std[1:] = ndi.standard_deviation(smooth, labels, idx[1:])
-            keep &= std <= _COLLIMATION_MAX_STD * span
+            level = np.full(n + 1, -np.inf)
+            level[1:] = ndi.median(smooth, labels, idx[1:])
+            # unexposed film sits at the very top of the range, above any
+            # tissue (a thick hip's soft tissue fills a side too, lower down)
+            keep &= (std <= _COLLIMATION_MAX_STD * span) & (level >= top - _COLLIMATION_TOP_BAND * span)
         mask |= keep[labels]
-    mask |= _straight_bands(smooth >= hi - _BAND_DEPTH * span)
+    mask |= _straight_bands(smooth >= top - _BAND_DEPTH * span)
     return dilate(mask, _COLLIMATION_PENUMBRA_MM / spacing_mm) if mask.any() else mask
 
 
@@ -394,6 +416,51 @@ def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, ma
     return (narrow_weight * narrow + (1.0 - narrow_weight) * wide).astype(np.float32)
 
 
+def _edge_supported_levels(smooth: np.ndarray, body: np.ndarray, threshold: float, spacing_mm: float) -> np.ndarray:
+    """Components below the bone threshold whose outline runs along sharp edges.
+
+    For each level (fractions of ``threshold``), a connected region counts as
+    bone when most of its boundary, away from the skin and the film edge,
+    is a steep step (a cortex against soft tissue).  A region whose boundary
+    wanders through smoothly varying soft tissue, or follows the skin, does
+    not.
+    """
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    grad_per_mm = np.sqrt(gx * gx + gy * gy) / spacing_mm
+    inner = _distance_to(body) > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
+    small = np.ones((3, 3), np.uint8)
+    accepted = np.zeros(smooth.shape, bool)
+    min_area_px = _LEVEL_MIN_AREA_MM2 / spacing_mm**2
+    for fraction in _LEVEL_FRACTIONS:
+        level = fraction * threshold
+        labels, n = ndi.label(body & (smooth > level))
+        if n == 0:
+            continue
+        region = labels > 0
+        # the film edge is no boundary; the skin is one, but never a bone edge
+        boundary = region & ~cv2.erode(region.astype(np.uint8), small, borderValue=1).astype(bool)
+        # a cortex edge is steep in absolute terms too, unlike the slope of a
+        # thick soft-tissue contour at a low level
+        edge = _LEVEL_EDGE_FRACTION * max(level, _LEVEL_EDGE_FLOOR * threshold) / _LEVEL_EDGE_WIDTH_MM
+        steep = boundary & inner & (grad_per_mm >= edge)
+        n_boundary = np.bincount(labels[boundary], minlength=n + 1)
+        n_steep = np.bincount(labels[steep], minlength=n + 1)
+        area = np.bincount(labels.ravel(), minlength=n + 1)
+        # a bone rises well above the level that outlines it; a stretch of
+        # soft tissue cut out of a slope barely does
+        mean = np.bincount(labels.ravel(), weights=smooth.ravel(), minlength=n + 1) / np.maximum(area, 1)
+        keep = (
+            (n_boundary > 0)
+            & (n_steep >= _LEVEL_MIN_SUPPORT * n_boundary)
+            & (area >= min_area_px)
+            & (mean >= _LEVEL_MIN_RISE * level)
+        )
+        keep[0] = False
+        accepted |= keep[labels]
+    return accepted
+
+
 def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -> np.ndarray:
     """Fill medullae and plates: holes, also those closed by the image edge.
 
@@ -447,16 +514,13 @@ def find_bone(
     smooth = gaussian(excess, _BONE_SMOOTH_MM / spacing_mm)
     step = max(1, values.size // 200_000)
     threshold = threshold_otsu(np.clip(smooth[body][::step], 0, contrast))
-    # where soft tissue alone is thick (a finger narrower than the floor's
-    # disk) the bone's own edges set the level: bone is above both
     dense = body & (smooth > threshold)
-    labels, n = ndi.label(dense)
-    if n == 0:
+    # fainter bones (plates, ribs, thin shafts) come out at lower levels, as
+    # long as their outline still runs along sharp edges
+    dense |= _edge_supported_levels(smooth, body, threshold, spacing_mm)
+    if not dense.any():
         return np.zeros(image.shape, bool), excess
-    seeded = np.ones(n + 1, bool)
-    seeded[0] = False
     # close small gaps in a cortex ring, then fill medullae and plates
-    dense = seeded[labels]
     dense = cv2.morphologyEx(dense.astype(np.uint8), cv2.MORPH_CLOSE, _disk(_BONE_CLOSING_MM / spacing_mm)).astype(bool)
     dense = _fill_bone_holes(dense, smooth, _PLATE_FRACTION * contrast)
     labels, n = ndi.label(dense)

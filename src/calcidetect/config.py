@@ -92,7 +92,7 @@ class Config:
     #: Candidates with more than this fraction of their area within this
     #: distance of bone are bone edges, not deposits.
     bone_hug_distance_mm: float = 1.5
-    bone_hug_max_fraction: float = 0.5
+    bone_hug_max_fraction: float = 1.0
     #: Exclusion band around bone edges.
     bone_margin_mm: float = 0.6
 
