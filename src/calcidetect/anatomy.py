@@ -110,6 +110,8 @@ _BONE_MIN_ELONGATION = 2.5
 _CORTEX_PERCENTILE = 95.0
 #: Margin around metal (streaks and blur).
 _METAL_MARGIN_MM = 1.0
+#: A joint cleft is at least this deep (mm from its own edge).
+_CLEFT_MIN_DEPTH_MM = 0.4
 #: Faint bones (ribs, plates) pass at this fraction of the bone threshold
 #: when long and elongated.
 _FAINT_BONE_FRACTION = 0.5
@@ -591,33 +593,40 @@ def _faint_bands(smooth: np.ndarray, region: np.ndarray, threshold: float, spaci
 
 
 def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Joint gaps: where two different bones come within ``joint_gap_max_mm``.
+    """Joint gaps: narrow spaces between bone ends, up to ``joint_gap_max_mm``.
 
-    The gap is found on the boundary between the bones' zones of influence
-    (a Voronoi split of the non-bone pixels by nearest bone).
+    Two cues, united: the boundary between two separate bones' zones of
+    influence (a Voronoi split of the non-bone pixels by nearest bone) where
+    they come within the gap; and the narrow clefts that a closing by half the
+    gap fills (two bone ends that touch somewhere, as the bone mask often
+    joins them, still leave a cleft between them).
 
     Returns
     -------
     joint_distance_px, joints_rc, bone_labels, bone_orientation
     """
     bone_labels, n = ndi.label(bone)
-    far = np.float32(1e6)
-    if n < 2:
-        orient = _orientations(bone_labels, n)
-        return np.full(bone.shape, far, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
-    dist, (ri, ci) = ndi.distance_transform_edt(bone_labels == 0, return_indices=True)
-    nearest = bone_labels[ri, ci]
-    boundary = np.zeros(bone.shape, bool)
-    boundary[:-1] |= nearest[:-1] != nearest[1:]
-    boundary[:, :-1] |= nearest[:, :-1] != nearest[:, 1:]
-    gap = boundary & (dist <= 0.5 * cfg.joint_gap_max_mm / spacing_mm) & (bone_labels == 0)
+    orient = _orientations(bone_labels, n)
+    half_gap = 0.5 * cfg.joint_gap_max_mm / spacing_mm
+    gap = np.zeros(bone.shape, bool)
+    if n >= 2:
+        dist, (ri, ci) = ndi.distance_transform_edt(bone_labels == 0, return_indices=True)
+        nearest = bone_labels[ri, ci]
+        boundary = np.zeros(bone.shape, bool)
+        boundary[:-1] |= nearest[:-1] != nearest[1:]
+        boundary[:, :-1] |= nearest[:, :-1] != nearest[:, 1:]
+        gap |= boundary & (dist <= half_gap) & (bone_labels == 0)
+    if n >= 1:
+        closed = cv2.morphologyEx(bone.astype(np.uint8), cv2.MORPH_CLOSE, _disk(half_gap)).astype(bool)
+        cleft = closed & ~bone
+        # a cleft is narrow: drop the fills of shallow concavities (thin slivers)
+        gap |= cleft & (_distance_to(~cleft | bone) >= _CLEFT_MIN_DEPTH_MM / spacing_mm) if cleft.any() else cleft
     if not gap.any():
-        orient = _orientations(bone_labels, n)
-        return np.full(bone.shape, far, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
+        return np.full(bone.shape, _FAR_PX, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
     joint_distance = cv2.distanceTransform((~gap).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     glabels, m = ndi.label(dilate(gap, 1.0 / spacing_mm))
     centres = np.array(ndi.center_of_mass(gap, glabels, np.arange(1, m + 1))).reshape(-1, 2)
-    return joint_distance.astype(np.float32), centres, bone_labels.astype(np.int32), _orientations(bone_labels, n)
+    return joint_distance.astype(np.float32), centres, bone_labels.astype(np.int32), orient
 
 
 def _orientations(bone_labels: np.ndarray, n: int) -> np.ndarray:

@@ -16,11 +16,11 @@ plaque
     the skin than the bone: the deposits of calcinosis universalis /
     circumscripta.
 lobular
-    Large (``lobular_min_diameter_mm``), made of clustered lobules, away from
-    joints: tumoral calcinosis masses.
+    Large (``lobular_min_diameter_mm``), compact (not a streak), made of
+    clustered lobules, away from joints: tumoral calcinosis masses.
 periarticular
     Centred within ``periarticular_max_joint_distance_mm`` of a joint gap and
-    not a tiny dot: milk-alkali, tumoral calcinosis about joints, CPPD-like
+    not a tiny dot (or, if small, lying in the gap itself): milk-alkali, tumoral calcinosis about joints, CPPD-like
     periarticular deposits.
 linear
     Thin (``linear_max_width_mm``), long (elongation ``linear_min_elongation``)
@@ -39,6 +39,10 @@ __all__ = ["score_patterns", "primary_patterns"]
 
 #: Soft-ramp widths, as multiples of the threshold they soften.
 _SOFT = 0.5
+#: A deposit centred within this distance (mm) of a joint gap, at least this
+#: wide, is periarticular even below the punctate size limit.
+_IN_GAP_MM = 2.0
+_IN_GAP_MIN_DIAMETER_MM = 1.0
 
 
 def _rising(x: np.ndarray, threshold: float, width: float | None = None) -> np.ndarray:
@@ -84,7 +88,9 @@ def score_patterns(features: dict[str, np.ndarray], cfg: Config) -> dict[str, np
 
     near_joint = _falling(joint_d, cfg.periarticular_max_joint_distance_mm)
     not_tiny = _rising(diameter, cfg.punctate_max_diameter_mm)
-    periarticular = near_joint * not_tiny
+    # a deposit in the joint gap itself hugs the joint even when small
+    in_gap = _falling(joint_d, _IN_GAP_MM, _IN_GAP_MM) * _rising(diameter, _IN_GAP_MIN_DIAMETER_MM, _IN_GAP_MIN_DIAMETER_MM)
+    periarticular = near_joint * np.maximum(not_tiny, in_gap)
 
     thin_streak = _falling(thickness, cfg.linear_max_width_mm)
     long_ = _rising(elongation, cfg.linear_min_elongation) * _rising(length, 5.0)
@@ -100,7 +106,8 @@ def score_patterns(features: dict[str, np.ndarray], cfg: Config) -> dict[str, np
 
     big = _rising(diameter, cfg.lobular_min_diameter_mm)
     lobulated = np.maximum(_rising(lobules, 2.0, 2.0), _falling(solidity, 0.85, 0.2))
-    lobular = big * (0.5 + 0.5 * lobulated) * (1.0 - near_joint)
+    compact = _falling(elongation, cfg.linear_min_elongation)
+    lobular = big * (0.5 + 0.5 * lobulated) * (1.0 - near_joint) * compact
 
     return {
         "punctate": punctate,

@@ -41,12 +41,6 @@ FEATURE_NAMES = (
 _FAR_MM = 1000.0
 
 
-def _angle_between_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Unsigned angle between two undirected axes (radians in), 0..90 degrees."""
-    d = np.abs(np.degrees(a - b)) % 180.0
-    return np.minimum(d, 180.0 - d)
-
-
 def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> dict[str, np.ndarray]:
     """Measure every focus of ``seg.labels``.
 
@@ -94,9 +88,14 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
         dist_bone = np.asarray(ndi.minimum(bone_dist, labels, idx), float) * spacing_mm
         r = np.clip(np.round(cr).astype(int), 0, labels.shape[0] - 1)
         c = np.clip(np.round(cc).astype(int), 0, labels.shape[1] - 1)
-        nearest_bone = anatomy.bone_labels[ri[r, c], ci[r, c]]
-        bone_axis = anatomy.bone_orientation[nearest_bone]
-        angle = np.where(nearest_bone > 0, _angle_between_deg(orientation, bone_axis), 90.0)
+        # the nearest bone's edge runs across the line from the focus to its
+        # nearest bone pixel; a local direction survives bones merged in the mask
+        normal_r = (r - ri[r, c]).astype(float)
+        normal_c = (c - ci[r, c]).astype(float)
+        norm = np.hypot(normal_r, normal_c)
+        axis_r, axis_c = np.cos(orientation), np.sin(orientation)  # skimage: (row, col) of the major axis
+        towards = np.abs(axis_r * normal_r + axis_c * normal_c) / np.maximum(norm, 1e-9)
+        angle = np.where(norm > 0, np.degrees(np.arcsin(np.clip(towards, 0.0, 1.0))), 90.0)
     else:
         dist_bone = np.full(n, _FAR_MM)
         angle = np.full(n, 90.0)
