@@ -93,6 +93,10 @@ class Config:
     #: distance of bone are bone edges, not deposits.
     bone_hug_distance_mm: float = 1.5
     bone_hug_max_fraction: float = 1.0
+    #: Candidates this large need a peak this many sigma high (a broad faint
+    #: patch is unmasked bone texture or a plate edge, not a dense deposit).
+    large_focus_min_area_mm2: float = 8.0
+    large_focus_min_contrast_sigma: float = 10.0
     #: Exclusion band around bone edges.
     bone_margin_mm: float = 0.6
 

@@ -125,6 +125,25 @@ def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cf
     return keep[labels]
 
 
+def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
+    """Remove large candidates that never rise far above the noise.
+
+    Texture inside bone that the bone mask missed, and plate edges, give
+    broad patches a few sigma high; a calcified mass that large is dense.
+    Candidates of ``large_focus_min_area_mm2`` or more need a peak of
+    ``large_focus_min_contrast_sigma``.
+    """
+    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return mask
+    idx = np.arange(1, n + 1)
+    area_mm2 = np.bincount(labels.ravel(), minlength=n + 1)[1:] * spacing_mm**2
+    peak = np.asarray(ndi.maximum(significance, labels, idx), float)
+    keep = np.zeros(n + 1, bool)
+    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak >= cfg.large_focus_min_contrast_sigma)
+    return keep[labels]
+
+
 def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) -> np.ndarray:
     """Cut each candidate to where its excess reaches ``relative`` of its own peak.
 
@@ -197,6 +216,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     significance = np.maximum(significance, coarse_sig)
 
     mask = _drop_bone_huggers(mask, anatomy.bone, spacing_mm, cfg)
+    mask = _drop_faint_large(mask, significance, spacing_mm, cfg)
     lobules, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n:
         areas = np.bincount(lobules.ravel(), minlength=n + 1)
