@@ -60,10 +60,11 @@ import multiprocessing as mp
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
+
+from _common import git_commit  # benchmarks/ is on sys.path when run as a script
 from typing import Any
 
 # one thread per worker process for every numeric library (set before numpy is imported)
@@ -310,17 +311,6 @@ def _get(report: dict, path: tuple[str, ...]):
     return x
 
 
-def _git_commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=REPO).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True, text=True,
-                               check=True, cwd=REPO).stdout.strip()
-        return head + ("+dirty src/ (uncommitted detector changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def _fmt(x, nd=3) -> str:
     return "-" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
 
@@ -524,7 +514,7 @@ def main(argv: list[str] | None = None) -> int:
     header = [
         "calcidetect accuracy on the phantom benchmark (benchmarks/accuracy.py)",
         f"date: {_dt.datetime.now().isoformat(timespec='seconds')}  calcidetect {cd.__version__}  "
-        f"commit: {_git_commit()}",
+        f"commit: {git_commit()}",
         f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}",
         (f"SUBSET of the set: {len(items)} image(s): " + " ".join(str(it["index"]) for it in items) + "\n"
          if subset else "") +
@@ -550,7 +540,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     meta = {"date": _dt.datetime.now().isoformat(timespec="seconds"), "calcidetect_version": cd.__version__,
-            "git_commit": _git_commit(), "n": args.n, "seed": args.seed, "workers": args.workers,
+            "git_commit": git_commit(), "n": args.n, "seed": args.seed, "workers": args.workers,
             "subset": [it["index"] for it in items] if subset else None,
             "config": args.config, "config_values": cfg.to_dict(), "wall_s": round(wall_s, 2),
             "generation_s": round(gen_s, 2), "detect_evaluate_s": round(det_s, 2), "mpixel_total": round(mpix, 2),

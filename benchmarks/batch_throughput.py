@@ -21,21 +21,12 @@ import datetime as _dt
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def _git_commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-            cwd=Path(__file__).resolve().parent,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+from _common import git_commit  # benchmarks/ is on sys.path when run as a script
 
 
 def _median_stages(out_dir: Path) -> dict[str, float]:
@@ -64,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     lines = [
         "calcidetect batch throughput (benchmarks/batch_throughput.py)",
-        f"date: {_dt.datetime.now().isoformat(timespec='seconds')}  commit: {_git_commit()}  "
+        f"date: {_dt.datetime.now().isoformat(timespec='seconds')}  commit: {git_commit()}  "
         f"calcidetect {calcidetect.__version__}",
         f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}",
     ]

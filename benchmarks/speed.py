@@ -87,6 +87,8 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 import tracemalloc  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+from _common import git_commit  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from typing import Any  # noqa: E402
 
 import cv2  # noqa: E402
@@ -101,17 +103,6 @@ TARGET_MS_PER_MP = 60.0
 TARGET_SPEEDUP = 50.0
 TARGET_RATIO_16_5 = 3.5
 TARGET_BYTES_PER_PX = 40.0
-
-
-def _git_commit() -> str:
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True,
-                              cwd=REPO).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], capture_output=True, text=True,
-                               check=True, cwd=REPO).stdout.strip()
-        return head + ("+dirty src/ (uncommitted detector changes)" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
 
 
 # ---------------------------------------------------------------------------
@@ -401,7 +392,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [
         "calcidetect detect speed (benchmarks/speed.py)",
         f"date: {_dt.datetime.now().isoformat(timespec='seconds')}  calcidetect {cd.__version__}  "
-        f"commit: {_git_commit()}",
+        f"commit: {git_commit()}",
         f"machine: {platform.machine()}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
         f"OpenCV {cv2.__version__} (setNumThreads(1)), numpy {np.__version__}",
         f"input: one hip phantom (seed {args.seed}, {src_meta['shape'][1]}x{src_meta['shape'][0]} px @ {sp:.4f} mm, "
@@ -485,7 +476,7 @@ def main(argv: list[str] | None = None) -> int:
 
     out = Path(args.out)
     doc = {"meta": {"date": _dt.datetime.now().isoformat(timespec="seconds"), "calcidetect_version": cd.__version__,
-                    "git_commit": _git_commit(), "python": platform.python_version(), "cpus": os.cpu_count(),
+                    "git_commit": git_commit(), "python": platform.python_version(), "cpus": os.cpu_count(),
                     "opencv": cv2.__version__, "numpy": np.__version__, "repeats": args.repeats, "seed": args.seed,
                     "source_film": src_meta, "wall_s": round(wall_s, 1), "config": cd.Config().to_dict()},
            "sizes": rows, "targets": targets}

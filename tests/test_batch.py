@@ -45,19 +45,6 @@ def fake(monkeypatch):
     monkeypatch.setattr(worker, "detect", fake_detect)
 
 
-def _real_detect_available() -> bool:
-    try:
-        worker.detect(synthetic_pixels((64, 64)), pixel_spacing_mm=(0.2, 0.2))
-    except NotImplementedError:
-        return False
-    except Exception:
-        return True
-    return True
-
-
-needs_detect = pytest.mark.skipif(not _real_detect_available(), reason="pipeline.detect not implemented yet")
-
-
 def _good_inputs(root: Path, n: int = 3, shape=(160, 220)) -> None:
     for i in range(n):
         write_png(root / f"png/img{i:02d}.png", synthetic_pixels(shape, seed=i))
@@ -315,7 +302,6 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@needs_detect
 def test_e2e_pool_matches_serial_and_is_private(tmp_path):
     root = tmp_path / "in"
     _good_inputs(root, n=3)
@@ -329,7 +315,6 @@ def test_e2e_pool_matches_serial_and_is_private(tmp_path):
         assert b"CANARY" not in data and str(tmp_path).encode() not in data, path
 
 
-@needs_detect
 def test_e2e_sigkill_then_resume_equals_uninterrupted(tmp_path):
     root = tmp_path / "in"
     for i in range(8):

@@ -12,18 +12,8 @@ import pytest
 distributed = pytest.importorskip("distributed")
 
 from _batch_helpers import read_tables, synthetic_pixels, write_dicom, write_png  # noqa: E402
-from calcidetect import batch, cli, worker  # noqa: E402
+from calcidetect import batch, cli  # noqa: E402
 from calcidetect.errors import CalcidetectError  # noqa: E402
-
-
-def _detect_works() -> bool:
-    try:
-        worker.detect(synthetic_pixels((64, 64)), pixel_spacing_mm=(0.2, 0.2))
-    except NotImplementedError:
-        return False
-    except Exception:
-        return True
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +29,6 @@ def cluster():
         yield c
 
 
-@pytest.mark.skipif(not _detect_works(), reason="pipeline.detect not implemented yet")
 def test_dask_matches_local(tmp_path, cluster):
     root = tmp_path / "in"
     for i in range(4):

@@ -40,6 +40,7 @@ from pydicom.uid import (
 )
 
 from .errors import LoadError
+from .io_limits import check_declared_size
 from .radiograph import Radiograph
 
 __all__ = [
@@ -203,14 +204,7 @@ def read_dicom(path: str, *, max_pixels: int, apply_modality_lut: bool = True) -
     rows = _required_int(path, ds, "Rows")
     cols = _required_int(path, ds, "Columns")
     frames = _number_of_frames(path, ds)
-    if rows < 1 or cols < 1:
-        raise LoadError(path, f"DICOM declares an empty image (Rows {rows}, Columns {cols})")
-    if rows * cols > max_pixels:
-        raise LoadError(
-            path,
-            f"DICOM declares Rows x Columns = {rows} x {cols} = {rows * cols} pixels, "
-            f"more than the limit of {max_pixels} (Config.max_pixels / max_pixels=)",
-        )
+    check_declared_size(path, "DICOM Rows x Columns", rows, cols, max_pixels)
     bits_allocated = _required_int(path, ds, "BitsAllocated")
     bits_stored = _required_int(path, ds, "BitsStored")
     signed = _required_int(path, ds, "PixelRepresentation") == _SIGNED

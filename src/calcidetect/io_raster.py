@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from .errors import LoadError
+from .io_limits import check_declared_size
 from .radiograph import Radiograph
 
 __all__ = ["sniff_raster", "read_raster", "header_size"]
@@ -149,14 +150,7 @@ def read_raster(path: str, file_format: str, *, max_pixels: int) -> Radiograph:
     except (OSError, ValueError) as exc:
         raise LoadError(path, f"cannot read file ({exc})") from None
     rows, cols = header_size(path, data.tobytes(), file_format)
-    if rows < 1 or cols < 1:
-        raise LoadError(path, f"{file_format} header declares an empty image ({rows} x {cols})")
-    if rows * cols > max_pixels:
-        raise LoadError(
-            path,
-            f"{file_format} header declares {rows} x {cols} = {rows * cols} pixels, "
-            f"more than the limit of {max_pixels} (Config.max_pixels / max_pixels=)",
-        )
+    check_declared_size(path, f"{file_format} header", rows, cols, max_pixels)
     try:
         decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error as exc:

@@ -24,9 +24,6 @@ from .summary import summarise
 
 __all__ = ["detect"]
 
-ImageLike = "Radiograph | np.ndarray | str | os.PathLike[str]"
-
-
 def _as_spacing(value: float | Sequence[float], what: str) -> tuple[float, float]:
     if np.isscalar(value):
         pair = (float(value), float(value))  # type: ignore[arg-type]
@@ -144,7 +141,10 @@ def detect(
     t = time.perf_counter()
     scores = score_patterns(feats, cfg)
     patterns = primary_patterns(scores, feats["equivalent_diameter_mm"], cfg)
+    timings["classify"] = time.perf_counter() - t
 
+    # back to the input grid: labels, centroids, boxes, areas
+    t = time.perf_counter()
     labels = _upsample_labels(seg.labels, work.input_shape)
     n = int(seg.labels.max())
     foci: list[Focus] = []
@@ -170,7 +170,7 @@ def detect(
                     features={name: float(feats[name][i]) for name in FEATURE_NAMES},
                 )
             )
-    timings["classify"] = time.perf_counter() - t
+    timings["to_input_grid"] = time.perf_counter() - t
     timings["total"] = time.perf_counter() - t0
     return Result(
         foci=foci,
