@@ -58,12 +58,16 @@ _AIR_CLEARANCE_MM = 4.0
 _MIN_CLASS_FRACTION = 0.05
 #: Opening radius that strips burned-in text strokes from the body mask.
 _BODY_OPENING_MM = 1.5
+#: Band along a collimation edge where bright pixels must survive that opening.
+_FIELD_EDGE_STRIP_MM = 3.0
 #: Body parts smaller than this are labels or markers, not anatomy.
 _MIN_BODY_PART_MM2 = 400.0
 #: Densest soft-tissue excess: this percentile of the excess inside the body.
 _BONE_CONTRAST_PERCENTILE = 97.0
 #: No bone when the densest excess is below this many noise sigmas.
 _MIN_BONE_CONTRAST_SIGMA = 12.0
+#: ... read at this percentile (a small bone still reaches it)
+_BONE_PRESENCE_PERCENTILE = 99.5
 #: Narrow body parts (fingers: half-width below _NARROW_BODY_MM, blended over
 #: _NARROW_BLEND_MM) get a floor from a disk _NARROW_FLOOR_WIDTH_MM wide; the
 #: half-width is the largest skin distance within _HALFWIDTH_WINDOW_MM.
@@ -90,6 +94,8 @@ _LEVEL_EDGE_FLOOR = 0.0
 _FLOOR_GRID_MM = 0.6
 #: Smoothing of the excess before thresholding bone.
 _BONE_SMOOTH_MM = 0.3
+#: The bone threshold is at least this many noise sigmas of excess.
+_BONE_MIN_THRESHOLD_SIGMA = 8.0
 #: Closing that bridges gaps in a cortex ring.
 _BONE_CLOSING_MM = 0.4
 #: Plates closed by the image edge are filled when this dense (fraction of
@@ -106,8 +112,12 @@ _CORTEX_MIN_RATIO = 1.08
 #: Shape tests for bone components.
 _BONE_MIN_SOLIDITY = 0.92
 _BONE_MIN_ELONGATION = 2.5
+#: A bone's outline (away from skin and film edge) is mostly a steep step.
+_BONE_MIN_STEEP_OUTLINE = 0.4
 #: Percentile of excess inside bone taken as the cortex's density.
 _CORTEX_PERCENTILE = 95.0
+#: Metal is brighter than this percentile of the image inside bone.
+_BRIGHTEST_BONE_PERCENTILE = 99.5
 #: Margin around metal (streaks and blur).
 _METAL_MARGIN_MM = 1.0
 #: A joint cleft is at least this deep (mm from its own edge).
@@ -127,6 +137,12 @@ _FAINT_RING_RATIO = 0.6
 #: fraction of the bone threshold.
 _BONE_GROW_MM = 2.0
 _BONE_GROW_FRACTION = 0.7
+#: Second bone pass: soft tissue is read this far from the first bone mask,
+#: interpolated with this Gaussian scale, and only if at least this fraction
+#: of the body is left as soft tissue.
+_REFINE_MARGIN_MM = 1.5
+_REFINE_SIGMA_MM = 6.0
+_REFINE_MIN_SOFT_FRACTION = 0.1
 
 
 #: Distances are capped here (pixels) so "no skin in sight" stays finite.
@@ -176,6 +192,15 @@ class Anatomy:
     skin_depth_px: np.ndarray
     field_edge_px: np.ndarray
     noise: float
+
+
+def _edge_labels(labels: np.ndarray, outside: np.ndarray | None) -> np.ndarray:
+    """Labels touching the image border or, if given, the ``outside`` mask (collimation)."""
+    found = _border_labels(labels)
+    if outside is None or not outside.any():
+        return found
+    rim = cv2.dilate(outside.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    return np.union1d(found, labels[rim & (labels > 0)])
 
 
 def _border_labels(labels: np.ndarray) -> np.ndarray:
@@ -252,8 +277,10 @@ def _straight_bands(bright: np.ndarray) -> np.ndarray:
     return band
 
 
-def _air_level(smooth: np.ndarray, valid: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, float, float] | None:
-    """Map of the air's brightness, its noise spread and the tissue gap, or None.
+def _air_level(
+    smooth: np.ndarray, valid: np.ndarray, spacing_mm: float
+) -> tuple[np.ndarray, float, float, np.ndarray] | None:
+    """Map of the air's brightness, its noise spread, the tissue gap and the air mask, or None.
 
     Candidate air is the low class of Otsu's threshold (or, if that split
     tissue from bone, of Otsu's threshold within the low class), connected to
@@ -289,7 +316,7 @@ def _air_level(smooth: np.ndarray, valid: np.ndarray, spacing_mm: float) -> tupl
         spread = max(MAD_TO_SIGMA * float(np.median(np.abs(resid - np.median(resid)))), 1e-6)
         gap = float(np.median((smooth - level)[tissue][::step]))
         if gap > _AIR_SEPARATION * spread:
-            return level, spread, gap
+            return level, spread, gap, air
     return None
 
 
@@ -324,21 +351,42 @@ def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.nda
     smooth = gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
     if valid.sum() < 16:
         return valid.copy()
-    air = _air_level(smooth, valid, spacing_mm)
+    found = _air_level(smooth, valid, spacing_mm)
     body = valid.copy()
-    if air is not None:
-        level, spread, gap = air
+    air = np.zeros(valid.shape, bool)
+    if found is not None:
+        level, spread, gap, air = found
         body = valid & (smooth > level + max(_AIR_MARGIN_SIGMA * spread, _AIR_MARGIN_FRACTION * gap))
     # opening by reconstruction: parts that survive an opening (not text
     # strokes) are kept whole, so the thin skin edge is not eroded
     opened = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_OPEN, _disk(_BODY_OPENING_MM / spacing_mm)).astype(bool)
+    # a thin bright strip along a collimation edge (penumbra) is no tissue
+    # even where it touches the limb
+    near_field_edge = _distance_to(valid) <= _FIELD_EDGE_STRIP_MM / spacing_mm
+    body &= opened | ~near_field_edge
     labels, n = ndi.label(body)
     if n > 0:
         areas = np.bincount(labels[opened], minlength=n + 1)
         areas[0] = 0
         min_area = max(_MIN_BODY_PART_MM2 / spacing_mm**2, 0.05 * areas.max())
         body = (areas >= min_area)[labels]
-    return ndi.binary_fill_holes(body) & valid
+    return _fill_enclosed(body, air) & valid
+
+
+def _fill_enclosed(body: np.ndarray, air: np.ndarray) -> np.ndarray:
+    """Fill holes in the body mask, except those that hold air.
+
+    A hole that contains air reaching the field edge is not inside the
+    patient, even when a strip along the collimation edge closes it off.
+    """
+    holes = ndi.binary_fill_holes(body) & ~body
+    if not (holes & air).any():
+        return body | holes
+    labels, n = ndi.label(holes)
+    holds_air = np.zeros(n + 1, bool)
+    holds_air[np.unique(labels[air & holes])] = True
+    holds_air[0] = True
+    return body | ~holds_air[labels]
 
 
 def _disk(radius_px: float) -> np.ndarray:
@@ -346,7 +394,9 @@ def _disk(radius_px: float) -> np.ndarray:
     return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
 
 
-def find_metal(excess: np.ndarray, body: np.ndarray, bone: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
+def find_metal(
+    image: np.ndarray, excess: np.ndarray, body: np.ndarray, bone: np.ndarray, spacing_mm: float, cfg: Config
+) -> np.ndarray:
     """Metal and lead: denser than bone's cortex by a margin.
 
     ``excess`` is density over soft tissue; the reference is the 95th
@@ -359,11 +409,17 @@ def find_metal(excess: np.ndarray, body: np.ndarray, bone: np.ndarray, spacing_m
     cortex = float(np.percentile(excess[bone], _CORTEX_PERCENTILE))
     if cortex <= 0:
         return np.zeros(excess.shape, bool)
-    metal = (excess > cfg.metal_min_relative_density * cortex) & body
+    # metal is also brighter than the brightest bone in the image itself, so a
+    # weak cortex reference (a faint or mistaken bone mask) cannot make
+    # ordinary bone "metal"
+    brightest_bone = float(np.percentile(image[bone], _BRIGHTEST_BONE_PERCENTILE))
+    metal = (excess > cfg.metal_min_relative_density * cortex) & (image > brightest_bone) & body
     return dilate(metal, _METAL_MARGIN_MM / spacing_mm) if metal.any() else metal
 
 
-def _component_stats(labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm: float) -> dict[str, np.ndarray]:
+def _component_stats(
+    labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm: float, outside: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Per-component size, width, cortex ratio, solidity and elongation (index 1..n)."""
     idx = np.arange(1, n + 1)
     inside = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
@@ -385,7 +441,7 @@ def _component_stats(labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm:
     minor = np.asarray(props["axis_minor_length"])[order]
     orientation = np.asarray(props["orientation"])[order]
     touches = np.zeros(n, bool)
-    touches[_border_labels(labels) - 1] = True
+    touches[_edge_labels(labels, outside) - 1] = True
     return {
         "area_mm2": area * spacing_mm**2,
         "width_mm": width * spacing_mm,
@@ -418,6 +474,36 @@ def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, ma
     return (narrow_weight * narrow + (1.0 - narrow_weight) * wide).astype(np.float32)
 
 
+def _gradient_per_mm(smooth: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Gradient magnitude (Sobel, per mm) of a smoothed image."""
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    return np.sqrt(gx * gx + gy * gy) / spacing_mm
+
+
+def _steep_outline_fraction(
+    labels: np.ndarray, n: int, smooth: np.ndarray, body: np.ndarray, threshold: float, spacing_mm: float
+) -> np.ndarray:
+    """Per component (1..n): share of its outline inside the body that is a steep step.
+
+    The outline along the skin or the film edge does not count; a component
+    with no other outline gets 1.  Steep means a rise of the local level
+    (capped at ``threshold``) within ``_LEVEL_EDGE_WIDTH_MM`` (a cortex), as
+    in :func:`_edge_supported_levels`.
+    """
+    grad_per_mm = _gradient_per_mm(smooth, spacing_mm)
+    inner = _distance_to(body) > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
+    region = labels > 0
+    boundary = region & ~cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=1).astype(bool) & inner
+    # the outline may sit at a lower level than ``threshold`` (edge-supported
+    # levels); the step is judged against the level where it is
+    level = np.clip(smooth, 0.0, threshold)
+    steep = boundary & (grad_per_mm >= _LEVEL_EDGE_FRACTION * level / _LEVEL_EDGE_WIDTH_MM)
+    n_boundary = np.bincount(labels[boundary], minlength=n + 1)[1:]
+    n_steep = np.bincount(labels[steep], minlength=n + 1)[1:]
+    return np.where(n_boundary > 0, n_steep / np.maximum(n_boundary, 1), 1.0)
+
+
 def _edge_supported_levels(smooth: np.ndarray, body: np.ndarray, threshold: float, spacing_mm: float) -> np.ndarray:
     """Components below the bone threshold whose outline runs along sharp edges.
 
@@ -427,9 +513,7 @@ def _edge_supported_levels(smooth: np.ndarray, body: np.ndarray, threshold: floa
     wanders through smoothly varying soft tissue, or follows the skin, does
     not.
     """
-    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
-    grad_per_mm = np.sqrt(gx * gx + gy * gy) / spacing_mm
+    grad_per_mm = _gradient_per_mm(smooth, spacing_mm)
     inner = _distance_to(body) > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
     small = np.ones((3, 3), np.uint8)
     accepted = np.zeros(smooth.shape, bool)
@@ -489,15 +573,36 @@ def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -
 
 
 def find_bone(
-    image: np.ndarray, body: np.ndarray, noise: float, spacing_mm: float, cfg: Config
+    image: np.ndarray,
+    body: np.ndarray,
+    noise: float,
+    spacing_mm: float,
+    cfg: Config,
+    outside: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Bone mask (medulla filled, halo included) and dense excess over soft tissue.
 
     Dense structures are the excess over :func:`soft_tissue_floor`; a dense
     component is bone when it is wide enough and looks like bone: a cortex
     (rim denser than core), a smooth convex outline, a long shaft, or it runs
-    off the image (pelvis, scapula, long-bone shafts).  Calcified masses are
-    solid and lobulated, so they fail those tests.
+    off the image or the collimated field (pelvis, scapula, long-bone
+    shafts).  Calcified masses are solid and lobulated, so they fail those
+    tests.  A second pass re-reads the soft tissue around the first mask
+    (interpolated, not an opening's minimum) and thresholds again.
+
+    Parameters
+    ----------
+    image : ndarray of float32
+        Working-resolution image.
+    body : ndarray of bool
+        Tissue to search.
+    noise : float
+        Noise sigma of ``image``.
+    spacing_mm : float
+    cfg : Config
+    outside : ndarray of bool, optional
+        Collimation (outside the exposed field); a component touching it
+        runs off the field like one touching the image border.
 
     Returns
     -------
@@ -506,16 +611,44 @@ def find_bone(
         Image minus the soft-tissue floor.
     """
     floor = soft_tissue_floor(image, body, spacing_mm, cfg.max_bone_width_mm)
+    bone, excess = _bone_over_floor(image, body, floor, noise, spacing_mm, cfg, outside)
+    if not bone.any():
+        return bone, excess
+    # second pass: the opening floor is the lowest soft tissue within a bone's
+    # width, which underestimates a limb's soft tissue where it is thickest
+    # (mid-limb, over the wrist, beside a femur).  Interpolate the soft tissue
+    # seen around the first bone mask instead, and threshold again.
+    soft = body & ~dilate(bone, _REFINE_MARGIN_MM / spacing_mm)
+    if soft.sum() < _REFINE_MIN_SOFT_FRACTION * body.sum():
+        return bone, excess
+    interpolated = normalized_gaussian(image, soft.astype(np.float32), _REFINE_SIGMA_MM / spacing_mm)
+    return _bone_over_floor(image, body, np.maximum(floor, interpolated), noise, spacing_mm, cfg, outside)
+
+
+def _bone_over_floor(
+    image: np.ndarray,
+    body: np.ndarray,
+    floor: np.ndarray,
+    noise: float,
+    spacing_mm: float,
+    cfg: Config,
+    outside: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Bone mask and excess for one soft-tissue floor (see :func:`find_bone`)."""
     excess = np.where(body, image - floor, 0).astype(np.float32)
     values = excess[body]
     if values.size == 0:
         return np.zeros(image.shape, bool), excess
-    contrast = float(np.percentile(values, _BONE_CONTRAST_PERCENTILE))
-    if contrast < _MIN_BONE_CONTRAST_SIGMA * noise:
+    contrast, presence = np.percentile(values, [_BONE_CONTRAST_PERCENTILE, _BONE_PRESENCE_PERCENTILE])
+    contrast = float(contrast)
+    if presence < _MIN_BONE_CONTRAST_SIGMA * noise:
         return np.zeros(image.shape, bool), excess
     smooth = gaussian(excess, _BONE_SMOOTH_MM / spacing_mm)
     step = max(1, values.size // 200_000)
-    threshold = threshold_otsu(np.clip(smooth[body][::step], 0, contrast))
+    threshold = float(threshold_otsu(np.clip(smooth[body][::step], 0, contrast)))
+    # bone stands clear of the soft tissue's texture and noise (where bone is
+    # faint and sparse, Otsu's split can fall into that texture)
+    threshold = max(threshold, _BONE_MIN_THRESHOLD_SIGMA * noise)
     dense = body & (smooth > threshold)
     # fainter bones (plates, ribs, thin shafts) come out at lower levels, as
     # long as their outline still runs along sharp edges
@@ -528,7 +661,7 @@ def find_bone(
     labels, n = ndi.label(dense)
     if n == 0:
         return np.zeros(image.shape, bool), excess
-    st = _component_stats(labels, n, excess, spacing_mm)
+    st = _component_stats(labels, n, excess, spacing_mm, outside)
     wide = st["width_mm"] >= cfg.min_bone_width_mm
     big = wide & (st["area_mm2"] >= cfg.min_bone_area_mm2)
     # a small round bone (sesamoid) has a cortex; a round deposit is solid
@@ -539,9 +672,12 @@ def find_bone(
         | st["touches_border"]
         | (st["elongation"] >= _BONE_MIN_ELONGATION)
     )
-    is_bone = np.concatenate([[False], (big & looks_bony) | small_round])
+    # bone meets soft tissue at a cortex, a step; a thick stretch of soft
+    # tissue above the floor fades out
+    stepped = _steep_outline_fraction(labels, n, smooth, body, threshold, spacing_mm) >= _BONE_MIN_STEEP_OUTLINE
+    is_bone = np.concatenate([[False], (big & looks_bony & stepped) | small_round])
     bone = is_bone[labels]
-    bone |= _faint_bands(smooth, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg)
+    bone |= _faint_bands(smooth, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg, outside)
     if bone.any():
         # fainter parts of a bone (trabecular ends, epiphyses) joined to it
         near = dilate(bone, _BONE_GROW_MM / spacing_mm) & body & (smooth > _BONE_GROW_FRACTION * threshold)
@@ -553,7 +689,9 @@ def find_bone(
     return bone, excess
 
 
-def _faint_bands(smooth: np.ndarray, region: np.ndarray, threshold: float, spacing_mm: float, cfg: Config) -> np.ndarray:
+def _faint_bands(
+    smooth: np.ndarray, region: np.ndarray, threshold: float, spacing_mm: float, cfg: Config, outside: np.ndarray | None
+) -> np.ndarray:
     """Faint bones (ribs, thin plates): long wide bands above a lower threshold.
 
     A band at least ``min_bone_width_mm`` wide and ``_FAINT_BONE_MIN_LENGTH_MM``
@@ -571,7 +709,7 @@ def _faint_bands(smooth: np.ndarray, region: np.ndarray, threshold: float, spaci
     width = 2.0 * np.asarray(ndi.maximum(inside, labels, lab), float) * spacing_mm
     length = np.asarray(props["axis_major_length"]) * spacing_mm
     elongation = length / np.maximum(np.asarray(props["axis_minor_length"]) * spacing_mm, spacing_mm)
-    touches = np.isin(lab, _border_labels(labels))
+    touches = np.isin(lab, _edge_labels(labels, outside))
     depth = np.asarray(ndi.mean(_distance_to(region), labels, lab), float) * spacing_mm
     # a band stands out of its surroundings (a rib above the chest wall); a
     # thick stretch of soft tissue does not
@@ -582,8 +720,10 @@ def _faint_bands(smooth: np.ndarray, region: np.ndarray, threshold: float, spaci
     with np.errstate(invalid="ignore", divide="ignore"):  # a band with no ring: inf
         ring_mean = np.nan_to_num(np.asarray(ndi.mean(smooth, ring_labels, lab), float), nan=np.inf)
     stands_out = ring_mean <= _FAINT_RING_RATIO * inside_mean
+    stepped = _steep_outline_fraction(labels, n, smooth, region, threshold, spacing_mm)[lab - 1] >= _BONE_MIN_STEEP_OUTLINE
     keep[lab] = (
         stands_out
+        & stepped
         & (width >= cfg.min_bone_width_mm)
         & (length >= _FAINT_BONE_MIN_LENGTH_MM)
         & ((elongation >= _FAINT_BONE_MIN_ELONGATION) | touches)
@@ -682,8 +822,8 @@ def find_anatomy(
         saturated = dilate(overlays, _OVERLAY_MARGIN_MM / spacing_mm) & valid
     tissue = body & ~saturated
     noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
-    bone, excess = find_bone(image, tissue, noise, spacing_mm, cfg)
-    metal = find_metal(excess, body, bone, spacing_mm, cfg) | saturated
+    bone, excess = find_bone(image, tissue, noise, spacing_mm, cfg, outside=~valid)
+    metal = find_metal(image, excess, body, bone, spacing_mm, cfg) | saturated
     bone &= ~metal
     joint_distance, joints, bone_labels, orient = find_joints(bone, spacing_mm, cfg)
     anatomy = Anatomy(

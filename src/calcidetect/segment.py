@@ -125,13 +125,17 @@ def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cf
     return keep[labels]
 
 
-def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
+def _drop_faint_large(
+    mask: np.ndarray, significance: np.ndarray, skin_depth_px: np.ndarray, spacing_mm: float, cfg: Config
+) -> np.ndarray:
     """Remove large candidates that never rise far above the noise.
 
     Texture inside bone that the bone mask missed, and plate edges, give
     broad patches a few sigma high; a calcified mass that large is dense.
     Candidates of ``large_focus_min_area_mm2`` or more need a peak of
-    ``large_focus_min_contrast_sigma``.
+    ``large_focus_min_contrast_sigma``, unless they are thin sheets just
+    under the skin (``plaque_max_thickness_mm``, ``plaque_max_skin_depth_mm``):
+    subcutaneous plaques are faint by nature.
     """
     labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
@@ -139,8 +143,12 @@ def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: fl
     idx = np.arange(1, n + 1)
     area_mm2 = np.bincount(labels.ravel(), minlength=n + 1)[1:] * spacing_mm**2
     peak = np.asarray(ndi.maximum(significance, labels, idx), float)
+    inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
+    thickness_mm = 2.0 * np.asarray(ndi.maximum(inside, labels, idx), float) * spacing_mm
+    depth_mm = np.asarray(ndi.mean(skin_depth_px, labels, idx), float) * spacing_mm
+    sheet = (thickness_mm <= cfg.plaque_max_thickness_mm) & (depth_mm <= cfg.plaque_max_skin_depth_mm)
     keep = np.zeros(n + 1, bool)
-    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak >= cfg.large_focus_min_contrast_sigma)
+    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak >= cfg.large_focus_min_contrast_sigma) | sheet
     return keep[labels]
 
 
@@ -216,7 +224,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     significance = np.maximum(significance, coarse_sig)
 
     mask = _drop_bone_huggers(mask, anatomy.bone, spacing_mm, cfg)
-    mask = _drop_faint_large(mask, significance, spacing_mm, cfg)
+    mask = _drop_faint_large(mask, significance, anatomy.skin_depth_px, spacing_mm, cfg)
     lobules, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n:
         areas = np.bincount(lobules.ravel(), minlength=n + 1)
