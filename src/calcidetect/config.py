@@ -131,18 +131,18 @@ class Config:
     microcalc_channel: int = 0
     #: Pre-smoothing and opening radius of the micro-calcification top-hat.
     microcalc_smooth_mm: float = 0.05
-    microcalc_background_radius_mm: float = 0.8
+    microcalc_background_radius_mm: float = 0.5
     #: Window of the local texture/noise sigma (parenchyma raises it).
     microcalc_noise_window_mm: float = 4.0
     #: Hysteresis on the top-hat, in local sigma.
-    microcalc_high_threshold_sigma: float = 6.0
-    microcalc_low_threshold_sigma: float = 3.0
+    microcalc_high_threshold_sigma: float = 8.0
+    microcalc_low_threshold_sigma: float = 4.0
     #: No candidates within this distance of the skin line.
     microcalc_skin_margin_mm: float = 3.0
     #: Elongated candidates (strands of parenchyma, or vessel calcification)
     #: must peak this high to be kept.
     microcalc_strand_min_elongation: float = 3.0
-    microcalc_strand_min_contrast_sigma: float = 12.0
+    microcalc_strand_min_contrast_sigma: float = 10.0
     #: Candidates larger than this are not micro-calcifications (mm^2).
     microcalc_max_area_mm2: float = 25.0
     #: 0: linear = thin, long streak wherever it lies (vessel calcification);

@@ -5,7 +5,8 @@ textured background of fibroglandular tissue.  The musculoskeletal channels
 of :mod:`calcidetect.segment` (a 3 mm opening, a coarse mass channel, bone
 masks) either lose them or outline the parenchyma.  This channel instead:
 
-1. takes the breast as body (:func:`find_breast`), away from the skin line;
+1. takes the breast as body (:func:`find_breast`), away from the skin line
+   and the image border (``microcalc_skin_margin_mm``);
 2. removes the background with a small grey opening
    (``microcalc_background_radius_mm``, wider than a micro-calcification,
    narrower than a lobule of gland): a white top-hat;
@@ -144,6 +145,10 @@ def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, c
         & (anatomy.skin_depth_px > margin)
         & (anatomy.field_edge_px > max(margin, cfg.field_edge_margin_mm / spacing_mm))
     )
+    # the image border cuts the opening's disk (a chest wall running off the film)
+    border = int(np.ceil(margin))
+    region[:border] = region[-border:] = False
+    region[:, :border] = region[:, -border:] = False
     smooth = gaussian(image, cfg.microcalc_smooth_mm / spacing_mm)
     floor = region_opening(smooth, tissue, cfg.microcalc_background_radius_mm / spacing_mm)
     tophat = (smooth - floor).astype(np.float32)

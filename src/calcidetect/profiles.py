@@ -11,7 +11,7 @@ A profile is a named set of overrides of the :class:`Config` defaults.
     there are.  The profile skips bone and joints, takes the body to be the
     breast (everything brighter than the air by a small fraction of the
     air-to-tissue range), works on a 0.1 mm grid, and finds candidates with
-    :mod:`calcidetect.microcalc` (a 0.8 mm top-hat in units of the local
+    :mod:`calcidetect.microcalc` (a 0.5 mm top-hat in units of the local
     texture sigma, which parenchyma raises) instead of the soft-tissue
     channels.  Streaks are ``linear`` without a bone nearby (vessel
     calcification, linear calcifications).
