@@ -193,3 +193,54 @@ def test_mammo_texture_alone_gives_few_weak_foci(seed):
     # strand crossings may just pass the bar, far below any dot
     assert len(res.foci) <= 2
     assert all(f.features["contrast_sigma"] < 0.5 * weakest_dot for f in res.foci)
+
+
+# -- real mammograms (skipped when ../shared/realdata is absent) ------------------------------
+
+
+def _independent_cnr(pixels: np.ndarray, res: cd.Result) -> np.ndarray:
+    """Per focus: its brightest raw pixel over the median of a 31-pixel window, in robust sigmas.
+
+    Measured on the raw input pixels, not on the detector's own significance.
+    """
+    out = []
+    for f in res.foci:
+        r0, c0, r1, c1 = f.bbox
+        peak = pixels[r0:r1, c0:c1][res.labels[r0:r1, c0:c1] == f.id].max()
+        r, c = int(f.centroid_rc[0]), int(f.centroid_rc[1])
+        win = pixels[max(0, r - 15) : r + 16, max(0, c - 15) : c + 16]
+        med = np.median(win)
+        mad = 1.4826 * np.median(np.abs(win - med))
+        out.append((peak - med) / max(mad, 1.0))  # 8-bit films: at least one grey level
+    return np.asarray(out)
+
+
+@pytest.mark.skipif(not DEBARBA.is_file(), reason="../shared/realdata not present")
+def test_debarba_microcalcifications():
+    img = cd.load_image(DEBARBA)
+    res = cd.detect(img, config=config_for("mammo"))
+    n = len(res.foci)
+    # about 50 foci seen on the overlay, most on the visible calcifications
+    assert 15 <= n <= 150
+    rows = np.array([f.centroid_rc[0] for f in res.foci])
+    assert all(res.body_mask[int(f.centroid_rc[0]), int(f.centroid_rc[1])] for f in res.foci)
+    # the calcifications are in the lower half of the film
+    assert (rows > img.pixels.shape[0] / 2).mean() >= 0.6
+    assert (_independent_cnr(img.pixels, res) > 3.0).mean() >= 0.6
+    assert res.spacing_source == "assumed" and not res.bone_mask.any()
+
+
+@pytest.mark.skipif(not BAC.is_file(), reason="../shared/realdata not present")
+def test_bac_vessel_calcification():
+    img = cd.load_image(BAC)  # RGB with identical channels: loads as grey
+    res = cd.detect(img, config=config_for("mammo"))
+    rows = np.array([f.centroid_rc[0] for f in res.foci])
+    cols = np.array([f.centroid_rc[1] for f in res.foci])
+    # the calcified artery crosses the mid-breast between rows ~1000 and ~1250
+    band = (rows > 1000) & (rows < 1250)
+    assert band.sum() >= 8
+    assert cols[band].max() - cols[band].min() >= 500
+    assert any(f.pattern == "linear" for f, b in zip(res.foci, band) if b)
+    # nothing on the white frame or the burned-in label (outside the breast)
+    assert all(res.body_mask[int(r), int(c)] for r, c in zip(rows, cols))
+    assert (_independent_cnr(img.pixels, res) > 3.0).mean() >= 0.6
