@@ -47,8 +47,8 @@ __all__ = ["find_breast", "segment_microcalcs"]
 
 #: Smoothing (mm) before the air/tissue split of :func:`find_breast`.
 _BREAST_SMOOTH_MM = 1.0
-#: The air level: this low percentile of the smoothed image.
-_AIR_PERCENTILE = 1.0
+#: Pixels within this fraction of the range below the maximum are saturated.
+_SATURATED_FRACTION = 0.02
 #: Sample at most about this many pixels for global statistics.
 _MAX_SAMPLES = 300_000
 
@@ -56,8 +56,8 @@ _MAX_SAMPLES = 300_000
 def find_breast(image: np.ndarray, valid: np.ndarray, spacing_mm: float, fraction: float) -> np.ndarray:
     """The breast: the largest region brighter than air by ``fraction`` of the contrast.
 
-    Air is the darkest percentile of the image; tissue is the median above
-    Otsu's threshold.  A breast's uncompressed edge fades into air, and on
+    Air is the median below Otsu's threshold (the typical air, not a black
+    bar drawn over a label), tissue the median above it.  A breast's uncompressed edge fades into air, and on
     processed digital mammograms fat is nearly as dark as air, so a small
     fraction of the air-to-tissue range separates them better than a
     two-class split.
@@ -85,10 +85,15 @@ def find_breast(image: np.ndarray, valid: np.ndarray, spacing_mm: float, fractio
     """
     smooth = gaussian(image, _BREAST_SMOOTH_MM / spacing_mm)
     sample = smooth.ravel()[:: max(1, smooth.size // _MAX_SAMPLES)]
-    air = float(np.percentile(sample, _AIR_PERCENTILE))
     if sample.max() <= sample.min():
         return valid.copy()
-    above = sample[sample > threshold_otsu(sample)]
+    # a white frame or unexposed film edge is neither air nor tissue
+    top = sample.max() - _SATURATED_FRACTION * (sample.max() - sample.min())
+    sample = sample[sample < top]
+    split = threshold_otsu(sample)
+    below, above = sample[sample <= split], sample[sample > split]
+    # the typical air, not its darkest corner (a black redaction bar)
+    air = float(np.median(below)) if below.size else float(sample.min())
     tissue = float(np.median(above)) if above.size else float(sample.max())
     body = (smooth > air + fraction * (tissue - air)) & valid
     labels, n = ndi.label(body)
