@@ -80,8 +80,9 @@ def find_breast(image: np.ndarray, valid: np.ndarray, spacing_mm: float, fractio
     --------
     >>> import numpy as np
     >>> img = np.zeros((60, 60), np.float32); img[10:50, :40] = 1.0
-    >>> int(find_breast(img, np.ones_like(img, bool), 0.5, 0.1)[30].sum())
-    40
+    >>> row = find_breast(img, np.ones_like(img, bool), 0.5, 0.1)[30]
+    >>> bool(row[:38].all() and not row[45:].any())
+    True
     """
     smooth = gaussian(image, _BREAST_SMOOTH_MM / spacing_mm)
     sample = smooth.ravel()[:: max(1, smooth.size // _MAX_SAMPLES)]
@@ -136,7 +137,9 @@ def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, c
     >>> from calcidetect.profiles import config_for
     >>> from calcidetect.anatomy import find_anatomy
     >>> rng = np.random.default_rng(1)
-    >>> img = rng.normal(0.5, 0.01, (200, 200)).astype(np.float32)
+    >>> yy, xx = np.mgrid[:200, :200]
+    >>> chord = np.sqrt(np.clip(1 - ((yy - 100) ** 2 + xx**2) / 150.0**2, 0, None))
+    >>> img = (0.05 + 0.45 * chord + rng.normal(0, 0.01, (200, 200))).astype(np.float32)
     >>> img[100:103, 60:63] += 0.2                      # a 0.3 mm dot
     >>> cfg = config_for("mammo")
     >>> seg = segment_microcalcs(img, find_anatomy(img, 0.1, cfg)[0], 0.1, cfg)
