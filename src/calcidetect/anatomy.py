@@ -816,13 +816,21 @@ def find_anatomy(
     """
     collimation = find_collimation(image, spacing_mm)
     valid = ~collimation
-    body = find_body(image, valid, spacing_mm)
+    if cfg.breast_body:  # mammograms
+        from .microcalc import find_breast
+
+        body = find_breast(image, valid, spacing_mm, cfg.breast_body_fraction)
+    else:
+        body = find_body(image, valid, spacing_mm)
     saturated = np.zeros(image.shape, bool)
     if overlays is not None and overlays.any():
         saturated = dilate(overlays, _OVERLAY_MARGIN_MM / spacing_mm) & valid
     tissue = body & ~saturated
     noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
-    bone, excess = find_bone(image, tissue, noise, spacing_mm, cfg, outside=~valid)
+    if cfg.detect_bone:
+        bone, excess = find_bone(image, tissue, noise, spacing_mm, cfg, outside=~valid)
+    else:  # mammograms: no bone, no joints, no cortex to call metal against
+        bone, excess = np.zeros(image.shape, bool), np.zeros(image.shape, np.float32)
     metal = find_metal(image, excess, body, bone, spacing_mm, cfg) | saturated
     bone &= ~metal
     joint_distance, joints, bone_labels, orient = find_joints(bone, spacing_mm, cfg)

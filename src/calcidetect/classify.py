@@ -25,7 +25,9 @@ periarticular
 linear
     Thin (``linear_max_width_mm``), long (elongation ``linear_min_elongation``)
     and parallel (``linear_max_angle_deg``) to a bone within
-    ``linear_max_bone_distance_mm``: tendon-sheath calcification.
+    ``linear_max_bone_distance_mm``: tendon-sheath calcification.  With
+    ``linear_requires_bone = 0`` (the ``mammo`` profile) thin and long is
+    enough: vascular and fine linear calcifications of the breast.
 """
 
 from __future__ import annotations
@@ -93,11 +95,13 @@ def score_patterns(features: dict[str, np.ndarray], cfg: Config) -> dict[str, np
     periarticular = near_joint * np.maximum(not_tiny, in_gap)
 
     thin_streak = _falling(thickness, cfg.linear_max_width_mm)
-    long_ = _rising(elongation, cfg.linear_min_elongation) * _rising(length, 5.0)
+    long_ = _rising(elongation, cfg.linear_min_elongation) * _rising(length, cfg.linear_min_length_mm)
     parallel = _falling(angle, cfg.linear_max_angle_deg)
     near_bone = _falling(bone_d, cfg.linear_max_bone_distance_mm)
     bone_side = _rising(skin_d - bone_d, 0.0, 4.0)
     linear = thin_streak * long_ * parallel * near_bone * bone_side
+    if not cfg.linear_requires_bone:  # mammograms: vessel / linear calcification
+        linear = thin_streak * long_
 
     sheet = _falling(thickness, cfg.plaque_max_thickness_mm) * _rising(length, 3.0)
     shallow = _falling(skin_d, cfg.plaque_max_skin_depth_mm)

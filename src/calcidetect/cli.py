@@ -16,16 +16,26 @@ from .errors import CalcidetectError
 DISCLAIMER = "Research use only; not a diagnostic device."
 
 
-def _load_config(path: str | None, spacing: float | None):
+def _load_config(path: str | None, spacing: float | None, profile: str | None = None):
+    """The profile's Config, then the ``--config`` file's keys, then ``--assumed-spacing-mm``."""
     from .config import Config
+    from .profiles import DEFAULT_PROFILE, config_for
 
-    cfg = Config.from_toml(path) if path else Config()
+    cfg = config_for(profile or DEFAULT_PROFILE)
+    if path:
+        cfg = Config.from_toml(path, base=cfg)
     if spacing is not None:
         cfg = cfg.replace(assumed_pixel_spacing_mm=spacing)
     return cfg
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--profile",
+        metavar="NAME",
+        help="detector profile: msk (musculoskeletal, default) or mammo (mammograms: "
+        "micro-calcifications); --config keys override it",
+    )
     p.add_argument("--config", metavar="FILE", help="TOML file overriding Config parameters")
     p.add_argument(
         "--assumed-spacing-mm",
@@ -85,9 +95,14 @@ def _cmd_detect(args: argparse.Namespace) -> int:
     from . import render
     from .io import load_image
     from .pipeline import detect
+    from .errors import ConfigError
     from .report_text import format_foci_table
 
-    cfg = _load_config(args.config, args.assumed_spacing_mm)
+    try:
+        cfg = _load_config(args.config, args.assumed_spacing_mm, args.profile)
+    except ConfigError as exc:
+        print(f"calcidetect: error: {exc}", file=sys.stderr)
+        return 2
     image = load_image(args.file, max_pixels=cfg.max_pixels)
     result = detect(image, config=cfg)
     print(format_foci_table(result))
@@ -117,7 +132,7 @@ def _cmd_batch(args: argparse.Namespace) -> int:
 
     # usage errors (bad --config, OUT_DIR == IN_DIR, ...) exit with 2
     try:
-        cfg = _load_config(args.config, args.assumed_spacing_mm)
+        cfg = _load_config(args.config, args.assumed_spacing_mm, args.profile)
     except ConfigError as exc:
         print(f"calcidetect: error: {exc}", file=sys.stderr)
         return 2

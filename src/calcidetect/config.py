@@ -24,6 +24,9 @@ else:  # pragma: no cover
 
 __all__ = ["Config"]
 
+#: 0/1 switch fields (validated as such).
+_SWITCHES = ("detect_bone", "breast_body", "microcalc_channel", "linear_requires_bone")
+
 
 @dataclass(frozen=True)
 class Config:
@@ -113,6 +116,41 @@ class Config:
     cluster_radius_mm: float = 10.0
     diffuse_min_regions: int = 3
 
+    # -- profile switches and the micro-calcification channel ---------------
+    # Off (msk) by default; ``calcidetect.profiles`` turns them on for
+    # mammograms.  Switches are 0/1 integers (Config holds numbers only).
+    #: 1: look for bone, joints and metal (musculoskeletal films); 0: skip.
+    detect_bone: int = 1
+    #: 1: body = largest region brighter than air by ``breast_body_fraction``
+    #: of the air-to-tissue range (a breast fades into air; the musculoskeletal
+    #: air test splits fat from gland on processed digital mammograms).
+    breast_body: int = 0
+    breast_body_fraction: float = 0.08
+    #: 1: candidates come from :mod:`calcidetect.microcalc` (small top-hat in
+    #: local texture sigma) instead of the fine + coarse soft-tissue channels.
+    microcalc_channel: int = 0
+    #: Pre-smoothing and opening radius of the micro-calcification top-hat.
+    microcalc_smooth_mm: float = 0.05
+    microcalc_background_radius_mm: float = 0.5
+    #: Window of the local texture/noise sigma (parenchyma raises it).
+    microcalc_noise_window_mm: float = 4.0
+    #: Hysteresis on the top-hat, in local sigma.
+    microcalc_high_threshold_sigma: float = 8.0
+    microcalc_low_threshold_sigma: float = 4.0
+    #: No candidates within this distance of the skin line.
+    microcalc_skin_margin_mm: float = 3.0
+    #: Elongated candidates (strands of parenchyma, or vessel calcification)
+    #: must peak this high to be kept.
+    microcalc_strand_min_elongation: float = 3.0
+    microcalc_strand_min_contrast_sigma: float = 10.0
+    #: Candidates larger than this are not micro-calcifications (mm^2).
+    microcalc_max_area_mm2: float = 25.0
+    #: 0: linear = thin, long streak wherever it lies (vessel calcification);
+    #: 1: it must also run parallel to a nearby bone (tendon sheath).
+    linear_requires_bone: int = 1
+    #: A linear focus is at least this long.
+    linear_min_length_mm: float = 5.0
+
     # ------------------------------------------------------------------
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -127,6 +165,11 @@ class Config:
             raise ConfigError("Config.low_threshold_sigma must be <= high_threshold_sigma")
         if self.assumed_pixel_spacing_mm <= 0 or self.working_spacing_mm <= 0:
             raise ConfigError("pixel spacings in Config must be > 0")
+        if self.microcalc_low_threshold_sigma > self.microcalc_high_threshold_sigma:
+            raise ConfigError("Config.microcalc_low_threshold_sigma must be <= microcalc_high_threshold_sigma")
+        for name in _SWITCHES:
+            if getattr(self, name) not in (0, 1):
+                raise ConfigError(f"Config.{name} is a switch: 0 or 1, got {getattr(self, name)!r}")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], *, source: str = "config") -> "Config":
@@ -146,12 +189,29 @@ class Config:
         return cls(**kwargs)
 
     @classmethod
-    def from_toml(cls, path: str | os.PathLike[str]) -> "Config":
+    def for_profile(cls, name: str) -> "Config":
+        """The Config of a named profile (``"msk"``, the default, or ``"mammo"``).
+
+        See :mod:`calcidetect.profiles`.  Unknown names raise
+        :class:`~calcidetect.errors.ConfigError` listing the valid ones.
+
+        Examples
+        --------
+        >>> Config.for_profile("msk") == Config()
+        True
+        """
+        from .profiles import config_for
+
+        return config_for(name)
+
+    @classmethod
+    def from_toml(cls, path: str | os.PathLike[str], *, base: "Config | None" = None) -> "Config":
         """Read a Config from a TOML file.
 
         Keys may sit at the top level or under a ``[calcidetect]`` table.
         Unknown keys raise :class:`~calcidetect.errors.ConfigError` naming the
-        key and the file.
+        key and the file.  Keys the file does not set come from ``base``
+        (default: the ``Config()`` defaults), e.g. a profile's Config.
         """
         path = os.fspath(path)
         try:
@@ -163,6 +223,9 @@ class Config:
             raise ConfigError(f"{path}: not valid TOML ({exc})") from None
         if set(data) == {"calcidetect"} and isinstance(data["calcidetect"], dict):
             data = data["calcidetect"]
+        if base is not None:
+            cls.from_dict(data, source=path)  # errors name the file's own keys
+            data = {**base.to_dict(), **data}
         return cls.from_dict(data, source=path)
 
     def to_dict(self) -> dict[str, Any]:
@@ -171,7 +234,11 @@ class Config:
 
     def to_toml(self) -> str:
         """The configuration as TOML text, one ``key = value`` per line."""
-        lines = ["# calcidetect configuration (units are in the key names)", "[calcidetect]"]
+        lines = ["# calcidetect configuration (units are in the key names)"]
+        from .profiles import describe_profile
+
+        lines.append(f"# profile: {describe_profile(self)}")
+        lines.append("[calcidetect]")
         for key, value in self.to_dict().items():
             lines.append(f"{key} = {value!r}")
         return "\n".join(lines) + "\n"

@@ -131,7 +131,12 @@ def detect(
     timings["anatomy"] = time.perf_counter() - t
 
     t = time.perf_counter()
-    seg = segment(pixels, anatomy, sp, cfg)
+    if cfg.microcalc_channel:
+        from .microcalc import segment_microcalcs
+
+        seg = segment_microcalcs(pixels, anatomy, sp, cfg)
+    else:
+        seg = segment(pixels, anatomy, sp, cfg)
     timings["segment"] = time.perf_counter() - t
 
     t = time.perf_counter()
