@@ -137,12 +137,6 @@ _FAINT_RING_RATIO = 0.6
 #: fraction of the bone threshold.
 _BONE_GROW_MM = 2.0
 _BONE_GROW_FRACTION = 0.7
-#: Second bone pass: soft tissue is read this far from the first bone mask,
-#: interpolated with this Gaussian scale, and only if at least this fraction
-#: of the body is left as soft tissue.
-_REFINE_MARGIN_MM = 1.5
-_REFINE_SIGMA_MM = 6.0
-_REFINE_MIN_SOFT_FRACTION = 0.1
 
 
 #: Distances are capped here (pixels) so "no skin in sight" stays finite.
@@ -179,6 +173,11 @@ class Anatomy:
         image border is not an edge).
     noise : float
         Noise sigma of the working image.
+    dense_excess : ndarray of float32
+        Density over the bone stage's soft-tissue floor (0 outside the body).
+    bone_threshold : float
+        The excess above which tissue counted as dense at the bone stage
+        (``inf`` when no bone was looked for or none stands out).
     """
 
     valid: np.ndarray
@@ -192,6 +191,8 @@ class Anatomy:
     skin_depth_px: np.ndarray
     field_edge_px: np.ndarray
     noise: float
+    dense_excess: np.ndarray
+    bone_threshold: float
 
 
 def _edge_labels(labels: np.ndarray, outside: np.ndarray | None) -> np.ndarray:
@@ -295,13 +296,15 @@ def _air_level(
     below = sample[sample < thresholds[0]]
     if below.size > 16 and below.min() < below.max():
         thresholds.append(threshold_otsu(below))
+    near_field_edge = _distance_to(valid) <= max(_FIELD_EDGE_STRIP_MM / spacing_mm, 1.0)
     for t in thresholds:
         low = valid & (smooth < t)
         labels, n = ndi.label(low)
         if n == 0:
             continue
-        # air reaches the edge of the exposed field (image border or collimation)
-        field_edge = cv2.dilate((~valid).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        # air reaches the edge of the exposed field (image border or
+        # collimation), or comes within a penumbra's width of it
+        field_edge = near_field_edge
         edge = np.zeros(n + 1, bool)
         edge[_border_labels(labels)] = True
         edge[np.unique(labels[field_edge])] = True
@@ -465,12 +468,16 @@ def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, ma
     half-width.  Computed on a coarse grid (the floor is smooth).
     """
     factor = max(1, int(_FLOOR_GRID_MM / spacing_mm))
-    wide = region_opening(image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True)
+    wide = region_opening(
+        image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True
+    )
     halfwidth_mm = cv2.dilate(_distance_to(body), _disk(_HALFWIDTH_WINDOW_MM / spacing_mm)) * spacing_mm
     narrow_weight = np.clip((_NARROW_BODY_MM - halfwidth_mm) / _NARROW_BLEND_MM + 0.5, 0.0, 1.0)
     if not (narrow_weight > 0).any():
         return wide
-    narrow = region_opening(image, body, 0.5 * _NARROW_FLOOR_WIDTH_MM / spacing_mm, grid_factor=factor, smooth=True)
+    narrow = region_opening(
+        image, body, 0.5 * _NARROW_FLOOR_WIDTH_MM / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True
+    )
     return (narrow_weight * narrow + (1.0 - narrow_weight) * wide).astype(np.float32)
 
 
@@ -579,7 +586,8 @@ def find_bone(
     spacing_mm: float,
     cfg: Config,
     outside: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_threshold: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, float]:
     """Bone mask (medulla filled, halo included) and dense excess over soft tissue.
 
     Dense structures are the excess over :func:`soft_tissue_floor`; a dense
@@ -587,8 +595,7 @@ def find_bone(
     (rim denser than core), a smooth convex outline, a long shaft, or it runs
     off the image or the collimated field (pelvis, scapula, long-bone
     shafts).  Calcified masses are solid and lobulated, so they fail those
-    tests.  A second pass re-reads the soft tissue around the first mask
-    (interpolated, not an opening's minimum) and thresholds again.
+    tests.
 
     Parameters
     ----------
@@ -603,26 +610,21 @@ def find_bone(
     outside : ndarray of bool, optional
         Collimation (outside the exposed field); a component touching it
         runs off the field like one touching the image border.
+    return_threshold : bool
+        Also return the excess threshold that made tissue "dense" (``inf``
+        when nothing stands out as bone).
 
     Returns
     -------
     bone : ndarray of bool
     excess : ndarray of float32
         Image minus the soft-tissue floor.
+    threshold : float
+        Only with ``return_threshold``.
     """
     floor = soft_tissue_floor(image, body, spacing_mm, cfg.max_bone_width_mm)
-    bone, excess = _bone_over_floor(image, body, floor, noise, spacing_mm, cfg, outside)
-    if not bone.any():
-        return bone, excess
-    # second pass: the opening floor is the lowest soft tissue within a bone's
-    # width, which underestimates a limb's soft tissue where it is thickest
-    # (mid-limb, over the wrist, beside a femur).  Interpolate the soft tissue
-    # seen around the first bone mask instead, and threshold again.
-    soft = body & ~dilate(bone, _REFINE_MARGIN_MM / spacing_mm)
-    if soft.sum() < _REFINE_MIN_SOFT_FRACTION * body.sum():
-        return bone, excess
-    interpolated = normalized_gaussian(image, soft.astype(np.float32), _REFINE_SIGMA_MM / spacing_mm)
-    return _bone_over_floor(image, body, np.maximum(floor, interpolated), noise, spacing_mm, cfg, outside)
+    bone, excess, threshold = _bone_over_floor(image, body, floor, noise, spacing_mm, cfg, outside)
+    return (bone, excess, threshold) if return_threshold else (bone, excess)
 
 
 def _bone_over_floor(
@@ -633,16 +635,16 @@ def _bone_over_floor(
     spacing_mm: float,
     cfg: Config,
     outside: np.ndarray | None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Bone mask and excess for one soft-tissue floor (see :func:`find_bone`)."""
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Bone mask, excess and dense threshold for one soft-tissue floor (see :func:`find_bone`)."""
     excess = np.where(body, image - floor, 0).astype(np.float32)
     values = excess[body]
     if values.size == 0:
-        return np.zeros(image.shape, bool), excess
+        return np.zeros(image.shape, bool), excess, np.inf
     contrast, presence = np.percentile(values, [_BONE_CONTRAST_PERCENTILE, _BONE_PRESENCE_PERCENTILE])
     contrast = float(contrast)
     if presence < _MIN_BONE_CONTRAST_SIGMA * noise:
-        return np.zeros(image.shape, bool), excess
+        return np.zeros(image.shape, bool), excess, np.inf
     smooth = gaussian(excess, _BONE_SMOOTH_MM / spacing_mm)
     step = max(1, values.size // 200_000)
     threshold = float(threshold_otsu(np.clip(smooth[body][::step], 0, contrast)))
@@ -654,13 +656,13 @@ def _bone_over_floor(
     # long as their outline still runs along sharp edges
     dense |= _edge_supported_levels(smooth, body, threshold, spacing_mm)
     if not dense.any():
-        return np.zeros(image.shape, bool), excess
+        return np.zeros(image.shape, bool), excess, threshold
     # close small gaps in a cortex ring, then fill medullae and plates
     dense = cv2.morphologyEx(dense.astype(np.uint8), cv2.MORPH_CLOSE, _disk(_BONE_CLOSING_MM / spacing_mm)).astype(bool)
     dense = _fill_bone_holes(dense, smooth, _PLATE_FRACTION * contrast)
     labels, n = ndi.label(dense)
     if n == 0:
-        return np.zeros(image.shape, bool), excess
+        return np.zeros(image.shape, bool), excess, threshold
     st = _component_stats(labels, n, excess, spacing_mm, outside)
     wide = st["width_mm"] >= cfg.min_bone_width_mm
     big = wide & (st["area_mm2"] >= cfg.min_bone_area_mm2)
@@ -686,7 +688,7 @@ def _bone_over_floor(
         attached[np.unique(grown[bone])] = True
         attached[0] = False
         bone = attached[grown]
-    return bone, excess
+    return bone, excess, threshold
 
 
 def _faint_bands(
@@ -828,9 +830,9 @@ def find_anatomy(
     tissue = body & ~saturated
     noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
     if cfg.detect_bone:
-        bone, excess = find_bone(image, tissue, noise, spacing_mm, cfg, outside=~valid)
+        bone, excess, bone_threshold = find_bone(image, tissue, noise, spacing_mm, cfg, outside=~valid, return_threshold=True)
     else:  # mammograms: no bone, no joints, no cortex to call metal against
-        bone, excess = np.zeros(image.shape, bool), np.zeros(image.shape, np.float32)
+        bone, excess, bone_threshold = np.zeros(image.shape, bool), np.zeros(image.shape, np.float32), np.inf
     metal = find_metal(image, excess, body, bone, spacing_mm, cfg) | saturated
     bone &= ~metal
     joint_distance, joints, bone_labels, orient = find_joints(bone, spacing_mm, cfg)
@@ -846,5 +848,7 @@ def find_anatomy(
         skin_depth_px=skin_depth(body, valid),
         field_edge_px=_distance_to(valid),
         noise=noise,
+        dense_excess=excess,
+        bone_threshold=float(bone_threshold),
     )
     return anatomy, excess

@@ -58,7 +58,13 @@ def local_noise_sigma(
 
 
 def region_opening(
-    image: np.ndarray, region: np.ndarray, radius_px: float, *, grid_factor: int = 1, smooth: bool = False
+    image: np.ndarray,
+    region: np.ndarray,
+    radius_px: float,
+    *,
+    grid_factor: int = 1,
+    smooth: bool = False,
+    smooth_only_lowers: bool = False,
 ) -> np.ndarray:
     """Grey opening by a disk, restricted to ``region`` (the body).
 
@@ -79,6 +85,9 @@ def region_opening(
     smooth : bool
         Smooth the result within the region (Gaussian of a quarter of the
         disk's diameter) to remove the opening's plateaus.
+    smooth_only_lowers : bool
+        Cap the smoothed floor by the opening itself, so that nothing just
+        under the skin is buried by it.
 
     Returns
     -------
@@ -98,7 +107,10 @@ def region_opening(
     eroded = cv2.erode(np.where(small_region, small, hi).astype(np.float32), kernel, borderType=cv2.BORDER_REPLICATE)
     floor = cv2.dilate(np.where(small_region, eroded, lo).astype(np.float32), kernel, borderType=cv2.BORDER_REPLICATE)
     if smooth:
-        floor = normalized_gaussian(floor, small_region.astype(np.float32), 0.5 * radius)
+        smoothed = normalized_gaussian(floor, small_region.astype(np.float32), 0.5 * radius)
+        # on the steep slope at the skin a smoothed floor leans on the deeper,
+        # higher values and rises above the opening
+        floor = np.minimum(smoothed, floor) if smooth_only_lowers else smoothed
     if floor.shape != (h, w):
         floor = cv2.resize(floor, (w, h), interpolation=cv2.INTER_LINEAR)
     return floor.astype(np.float32, copy=False)

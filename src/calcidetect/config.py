@@ -102,6 +102,11 @@ class Config:
     large_focus_min_contrast_sigma: float = 10.0
     #: Exclusion band around bone edges.
     bone_margin_mm: float = 0.6
+    #: A speck (up to punctate size) whose surroundings out to this distance
+    #: are, on median, denser than this fraction of the bone threshold lies on
+    #: bone the mask missed (trabecular texture), not in soft tissue.
+    dense_surround_ring_mm: float = 3.0
+    dense_surround_max_fraction: float = 0.45
 
     # -- classify ----------------------------------------------------------
     punctate_max_diameter_mm: float = 2.5

@@ -19,7 +19,7 @@ from skimage.measure import regionprops_table
 from .anatomy import Anatomy
 from .background import MAD_TO_SIGMA, local_noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, gaussian
+from .filters import dilate, disk, gaussian
 
 __all__ = ["Segmentation", "segment"]
 
@@ -36,6 +36,8 @@ _MASS_MAX_ELONGATION = 4.0
 _MASS_MIN_SOLIDITY = 0.5
 #: Window of the local noise estimate.
 _NOISE_WINDOW_MM = 12.0
+#: The surroundings of a speck are read from this far out (its own halo excluded).
+_SPECK_RING_GAP_MM = 1.0
 
 
 @dataclass
@@ -125,17 +127,13 @@ def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cf
     return keep[labels]
 
 
-def _drop_faint_large(
-    mask: np.ndarray, significance: np.ndarray, skin_depth_px: np.ndarray, spacing_mm: float, cfg: Config
-) -> np.ndarray:
+def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
     """Remove large candidates that never rise far above the noise.
 
     Texture inside bone that the bone mask missed, and plate edges, give
     broad patches a few sigma high; a calcified mass that large is dense.
     Candidates of ``large_focus_min_area_mm2`` or more need a peak of
-    ``large_focus_min_contrast_sigma``, unless they are thin sheets just
-    under the skin (``plaque_max_thickness_mm``, ``plaque_max_skin_depth_mm``):
-    subcutaneous plaques are faint by nature.
+    ``large_focus_min_contrast_sigma``.
     """
     labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
@@ -143,13 +141,45 @@ def _drop_faint_large(
     idx = np.arange(1, n + 1)
     area_mm2 = np.bincount(labels.ravel(), minlength=n + 1)[1:] * spacing_mm**2
     peak = np.asarray(ndi.maximum(significance, labels, idx), float)
-    inside = cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, 3)
-    thickness_mm = 2.0 * np.asarray(ndi.maximum(inside, labels, idx), float) * spacing_mm
-    depth_mm = np.asarray(ndi.mean(skin_depth_px, labels, idx), float) * spacing_mm
-    sheet = (thickness_mm <= cfg.plaque_max_thickness_mm) & (depth_mm <= cfg.plaque_max_skin_depth_mm)
     keep = np.zeros(n + 1, bool)
-    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak >= cfg.large_focus_min_contrast_sigma) | sheet
+    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak >= cfg.large_focus_min_contrast_sigma)
     return keep[labels]
+
+
+def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> np.ndarray:
+    """Remove small candidates lying on tissue as dense as bone.
+
+    A soft-tissue calcification lies in soft tissue.  A speck (up to
+    ``punctate_max_diameter_mm`` across) whose surroundings, from 1 mm to
+    ``dense_surround_ring_mm`` around it and outside the bone mask, are on
+    median above ``dense_surround_max_fraction`` of the bone threshold sits on
+    a plate or shaft the bone mask missed: trabecular texture, not a deposit.
+    """
+    if not (np.isfinite(anatomy.bone_threshold) and anatomy.bone.any()):
+        return mask  # no bone in the image: nothing to compare the surroundings with
+    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    if n == 0:
+        return mask
+    area_px = np.bincount(labels.ravel(), minlength=n + 1)
+    max_area_px = np.pi * (0.5 * cfg.punctate_max_diameter_mm / spacing_mm) ** 2
+    small = area_px <= max_area_px
+    small[0] = False
+    if not small.any():
+        return mask
+    speck_labels = np.where(small[labels], labels, 0).astype(np.float32)
+    # each ring pixel takes the label of a speck within reach (max wins where rings meet)
+    ring_labels = cv2.dilate(speck_labels, disk(cfg.dense_surround_ring_mm / spacing_mm)).astype(np.int32)
+    near = dilate(speck_labels > 0, _SPECK_RING_GAP_MM / spacing_mm)
+    ring = (ring_labels > 0) & ~near & anatomy.body & ~anatomy.bone
+    idx = np.flatnonzero(small)
+    ring_median = np.full(n + 1, -np.inf)
+    counts = np.bincount(ring_labels[ring], minlength=n + 1)
+    has_ring = idx[counts[idx] > 0]
+    if has_ring.size:
+        ring_median[has_ring] = ndi.median(anatomy.dense_excess, np.where(ring, ring_labels, 0), has_ring)
+    on_dense = ring_median > cfg.dense_surround_max_fraction * anatomy.bone_threshold
+    on_dense[0] = False
+    return mask & ~on_dense[labels]
 
 
 def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) -> np.ndarray:
@@ -224,7 +254,8 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     significance = np.maximum(significance, coarse_sig)
 
     mask = _drop_bone_huggers(mask, anatomy.bone, spacing_mm, cfg)
-    mask = _drop_faint_large(mask, significance, anatomy.skin_depth_px, spacing_mm, cfg)
+    mask = _drop_faint_large(mask, significance, spacing_mm, cfg)
+    mask = _drop_specks_on_dense_tissue(mask, anatomy, spacing_mm, cfg)
     lobules, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n:
         areas = np.bincount(lobules.ravel(), minlength=n + 1)

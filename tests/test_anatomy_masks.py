@@ -1,0 +1,100 @@
+"""Anatomy stage on small hand-made arrays with known answers."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from calcidetect.anatomy import find_anatomy, find_body, find_bone, find_collimation
+from calcidetect.background import noise_sigma
+from calcidetect.config import Config
+
+from _synth import SPACING_MM, add_tube, finish, limb
+
+
+def _collimated_limb_with_penumbra_strip():
+    """A limb in air inside a collimated frame whose inner edge has a bright strip.
+
+    The strip (2 px, as bright as the limb) runs all round the exposed field
+    and touches the limb at the top and bottom, so together they enclose the
+    air on both sides of the limb.
+    """
+    img, rng = limb(shape=(400, 400), width_px=160)
+    img[:30, :] = img[-30:, :] = 200.0
+    img[:, :30] = img[:, -30:] = 200.0
+    ring = np.zeros(img.shape, bool)
+    ring[30:370, 30:370] = True
+    ring[32:368, 32:368] = False
+    img[ring] = 60.0
+    return finish(img, rng)
+
+
+def test_air_enclosed_by_a_strip_along_the_collimation_edge_is_not_body():
+    img = _collimated_limb_with_penumbra_strip()
+    valid = ~find_collimation(img, SPACING_MM)
+    body = find_body(img, valid, SPACING_MM)
+    # the air beside the limb (columns 60..100 and 300..340) stays out of the body
+    assert body[100:300, 60:100].mean() < 0.05
+    assert body[100:300, 300:340].mean() < 0.05
+    # the limb itself is body
+    assert body[100:300, 180:220].mean() > 0.95
+
+
+def test_bone_running_into_the_collimated_edge_is_bone():
+    img, rng = limb(shape=(500, 400), width_px=300)
+    img = add_tube(img, 170, 230, 0, 500)
+    img[:40, :] = 400.0  # collimation over the top of the film, the tube runs into it
+    img = finish(img, rng)
+    cfg = Config()
+    valid = ~find_collimation(img, SPACING_MM)
+    assert not valid[:30].any()
+    body = find_body(img, valid, SPACING_MM)
+    noise = noise_sigma(img, body, cfg.noise_scale_mm / SPACING_MM)
+    bone, _ = find_bone(img, body, noise, SPACING_MM, cfg, outside=~valid)
+    # the tube (columns 170..230) is bone along its length; the soft tissue beside it is not
+    assert bone[100:450, 180:220].mean() > 0.9
+    assert bone[100:450, 60:140].mean() < 0.02
+    assert bone[100:450, 260:340].mean() < 0.02
+
+
+def test_ordinary_bone_is_not_metal_and_a_much_denser_wire_is():
+    img, rng = limb(shape=(500, 400), width_px=300)
+    img = add_tube(img, 170, 230, 0, 500)
+    img[200:300, 100:104] += 400.0  # a wire far denser than the cortex
+    img = finish(img, rng)
+    anatomy, _ = find_anatomy(img, SPACING_MM, Config())
+    assert anatomy.metal[200:300, 100:104].mean() > 0.9
+    assert not anatomy.metal[:, 165:235].any()
+    assert anatomy.bone[100:450, 180:220].mean() > 0.9
+
+
+def _anatomy_for(shape, dense_excess, bone, threshold):
+    from calcidetect.anatomy import Anatomy
+
+    ones = np.ones(shape, bool)
+    far = np.full(shape, 1e4, np.float32)
+    return Anatomy(
+        valid=ones, body=ones, metal=np.zeros(shape, bool), bone=bone, bone_labels=bone.astype(np.int32),
+        bone_orientation=np.zeros(2), joint_distance_px=far, joints_rc=np.zeros((0, 2)), skin_depth_px=far,
+        field_edge_px=far, noise=1.0, dense_excess=dense_excess.astype(np.float32), bone_threshold=threshold,
+    )
+
+
+def test_a_speck_on_tissue_as_dense_as_bone_is_dropped_and_one_in_soft_tissue_kept():
+    from calcidetect.segment import _drop_specks_on_dense_tissue
+
+    shape = (200, 200)
+    dense = np.zeros(shape)
+    dense[:, 100:] = 8.0  # an unmasked plate: as dense as the bone threshold (10) nearly
+    bone = np.zeros(shape, bool)
+    bone[:, :20] = True  # a masked bone elsewhere
+    mask = np.zeros(shape, bool)
+    mask[50:53, 150:153] = True  # speck on the plate
+    mask[50:53, 50:53] = True  # speck in soft tissue
+    mask[120:160, 120:160] = True  # a large candidate on the plate: not a speck, kept
+    kept = _drop_specks_on_dense_tissue(mask, _anatomy_for(shape, dense, bone, 10.0), SPACING_MM, Config())
+    assert not kept[50:53, 150:153].any()
+    assert kept[50:53, 50:53].all()
+    assert kept[120:160, 120:160].all()
+    # without any bone in the image there is no reference: nothing is dropped
+    kept = _drop_specks_on_dense_tissue(mask, _anatomy_for(shape, dense, np.zeros(shape, bool), 10.0), SPACING_MM, Config())
+    assert (kept == mask).all()
