@@ -13,11 +13,11 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
-from skimage.measure import regionprops_table
 
 from .background import MAD_TO_SIGMA, noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, gaussian, normalized_gaussian
+from .filters import dilate, fill_holes, gaussian, normalized_gaussian
+from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
 
@@ -220,7 +220,7 @@ def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
             std = np.zeros(n + 1)
             std[1:] = ndi.standard_deviation(smooth, labels, idx[1:])
             level = np.full(n + 1, -np.inf)
-            level[1:] = ndi.median(smooth, labels, idx[1:])
+            level[1:] = label_median(smooth, labels, n)
             # unexposed film sits at the very top of the range, above any
             # tissue (a thick hip's soft tissue fills a side too, lower down)
             keep &= (std <= _COLLIMATION_MAX_STD * span) & (level >= top - _COLLIMATION_TOP_BAND * span)
@@ -338,7 +338,7 @@ def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.nda
         areas[0] = 0
         min_area = max(_MIN_BODY_PART_MM2 / spacing_mm**2, 0.05 * areas.max())
         body = (areas >= min_area)[labels]
-    return ndi.binary_fill_holes(body) & valid
+    return fill_holes(body) & valid
 
 
 def _disk(radius_px: float) -> np.ndarray:
@@ -363,12 +363,17 @@ def find_metal(excess: np.ndarray, body: np.ndarray, bone: np.ndarray, spacing_m
     return dilate(metal, _METAL_MARGIN_MM / spacing_mm) if metal.any() else metal
 
 
-def _component_stats(labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm: float) -> dict[str, np.ndarray]:
-    """Per-component size, width, cortex ratio, solidity and elongation (index 1..n)."""
-    idx = np.arange(1, n + 1)
+def _component_stats(
+    labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm: float, min_width_mm: float
+) -> dict[str, np.ndarray]:
+    """Per-component size, width, cortex ratio, solidity and elongation (index 1..n).
+
+    Solidity (a convex hull per component) is computed only for components at
+    least ``min_width_mm`` wide, the only ones that can be bone; NaN elsewhere.
+    """
     inside = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
     area = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(float)
-    width = 2.0 * np.asarray(ndi.maximum(inside, labels, idx), float)
+    width = 2.0 * np.asarray(label_max(inside, labels, n), float)
     rim_px, core_px = _CORTEX_RIM_MM / spacing_mm, _CORTEX_CORE_MM / spacing_mm
     rim = (inside > 0) & (inside <= rim_px)
     core = inside >= core_px
@@ -378,12 +383,11 @@ def _component_stats(labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm:
     core_n = np.bincount(labels[core], minlength=n + 1)[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         cortex = np.where(core_n > 0, (rim_sum / np.maximum(rim_n, 1)) / np.maximum(core_sum / np.maximum(core_n, 1), 1e-9), 0.0)
-    props = regionprops_table(labels, properties=("label", "solidity", "axis_major_length", "axis_minor_length", "orientation"))
-    order = np.argsort(props["label"])
-    solidity = np.asarray(props["solidity"])[order]
-    major = np.asarray(props["axis_major_length"])[order]
-    minor = np.asarray(props["axis_minor_length"])[order]
-    orientation = np.asarray(props["orientation"])[order]
+    moments = label_moments(labels, n)
+    solidity = label_solidity(labels, width * spacing_mm >= min_width_mm, ndi.find_objects(labels, n))
+    major = moments["axis_major_length"]
+    minor = moments["axis_minor_length"]
+    orientation = moments["orientation"]
     touches = np.zeros(n, bool)
     touches[_border_labels(labels) - 1] = True
     return {
@@ -394,7 +398,7 @@ def _component_stats(labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm:
         "elongation": major / np.maximum(minor, 1.0),
         "orientation": orientation,
         "touches_border": touches,
-        "label": idx,
+        "label": np.arange(1, n + 1),
     }
 
 
@@ -472,13 +476,13 @@ def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -
     bones (a foramen, the space between two long bones) stays out.
     """
     padded = np.pad(dense, 1, constant_values=True)
-    holes = ndi.binary_fill_holes(padded)[1:-1, 1:-1] & ~dense
+    holes = fill_holes(padded)[1:-1, 1:-1] & ~dense
     labels, n = ndi.label(holes)
     if n == 0:
         return dense
     med = np.zeros(n + 1)
-    med[1:] = ndi.median(excess, labels, np.arange(1, n + 1))
-    inner = ndi.binary_fill_holes(dense) & ~dense
+    med[1:] = label_median(excess, labels, n)
+    inner = fill_holes(dense) & ~dense
     # a truly enclosed hole (medulla) needs only be positive; an edge-closed
     # one must be denser
     enclosed = np.zeros(n + 1, bool)
@@ -528,7 +532,7 @@ def find_bone(
     labels, n = ndi.label(dense)
     if n == 0:
         return np.zeros(image.shape, bool), excess
-    st = _component_stats(labels, n, excess, spacing_mm)
+    st = _component_stats(labels, n, excess, spacing_mm, cfg.min_bone_width_mm)
     wide = st["width_mm"] >= cfg.min_bone_width_mm
     big = wide & (st["area_mm2"] >= cfg.min_bone_area_mm2)
     # a small round bone (sesamoid) has a cortex; a round deposit is solid
@@ -564,32 +568,59 @@ def _faint_bands(smooth: np.ndarray, region: np.ndarray, threshold: float, spaci
     labels, n = ndi.label(region & (smooth > threshold))
     if n == 0:
         return np.zeros(region.shape, bool)
-    props = regionprops_table(labels, properties=("label", "axis_major_length", "axis_minor_length"))
+    moments = label_moments(labels, n)
     inside = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
     keep = np.zeros(n + 1, bool)
-    lab = np.asarray(props["label"])
-    width = 2.0 * np.asarray(ndi.maximum(inside, labels, lab), float) * spacing_mm
-    length = np.asarray(props["axis_major_length"]) * spacing_mm
-    elongation = length / np.maximum(np.asarray(props["axis_minor_length"]) * spacing_mm, spacing_mm)
+    lab = np.arange(1, n + 1)
+    width = 2.0 * np.asarray(label_max(inside, labels, n), float) * spacing_mm
+    length = moments["axis_major_length"] * spacing_mm
+    elongation = length / np.maximum(moments["axis_minor_length"] * spacing_mm, spacing_mm)
     touches = np.isin(lab, _border_labels(labels))
-    depth = np.asarray(ndi.mean(_distance_to(region), labels, lab), float) * spacing_mm
-    # a band stands out of its surroundings (a rib above the chest wall); a
-    # thick stretch of soft tissue does not
-    ring_labels = cv2.dilate(labels.astype(np.float32), _disk(_FAINT_RING_MM / spacing_mm)).astype(np.int32)
-    ring_labels[labels > 0] = 0
-    ring_labels[~region] = 0
-    inside_mean = np.asarray(ndi.mean(smooth, labels, lab), float)
-    with np.errstate(invalid="ignore", divide="ignore"):  # a band with no ring: inf
-        ring_mean = np.nan_to_num(np.asarray(ndi.mean(smooth, ring_labels, lab), float), nan=np.inf)
-    stands_out = ring_mean <= _FAINT_RING_RATIO * inside_mean
-    keep[lab] = (
-        stands_out
-        & (width >= cfg.min_bone_width_mm)
+    depth = label_mean(_distance_to(region), labels, n) * spacing_mm
+    candidate = (
+        (width >= cfg.min_bone_width_mm)
         & (length >= _FAINT_BONE_MIN_LENGTH_MM)
         & ((elongation >= _FAINT_BONE_MIN_ELONGATION) | touches)
         & (depth >= _FAINT_BONE_MIN_DEPTH_MM)
     )
+    if not candidate.any():
+        return np.zeros(region.shape, bool)
+    # a band stands out of its surroundings (a rib above the chest wall); a
+    # thick stretch of soft tissue does not
+    inside_mean = label_mean(smooth, labels, n)
+    ring_mean = _ring_means(smooth, labels, region, candidate, _disk(_FAINT_RING_MM / spacing_mm))
+    keep[lab] = candidate & (ring_mean <= _FAINT_RING_RATIO * inside_mean)
     return keep[labels]
+
+
+def _ring_means(
+    values: np.ndarray, labels: np.ndarray, region: np.ndarray, which: np.ndarray, kernel: np.ndarray
+) -> np.ndarray:
+    """Mean of ``values`` over each chosen label's ring (inf where it has none).
+
+    The ring of label k is where a grey dilation of the label image by
+    ``kernel`` gives k, outside every label and inside ``region``.  Each
+    chosen label's dilation is done on its bounding box grown by twice the
+    kernel's reach, which gives the same ring as dilating the whole image.
+    """
+    reach = kernel.shape[0] // 2
+    out = np.full(len(which), np.inf)
+    slices = ndi.find_objects(labels, len(which))
+    h, w = labels.shape
+    for i in np.flatnonzero(which):
+        rs, cs = slices[i]
+        box = (
+            slice(max(rs.start - 2 * reach, 0), min(rs.stop + 2 * reach, h)),
+            slice(max(cs.start - 2 * reach, 0), min(cs.stop + 2 * reach, w)),
+        )
+        crop = labels[box]
+        grown = cv2.dilate(crop.astype(np.float32), kernel).astype(np.int32)
+        ring = (grown == i + 1) & (crop == 0) & region[box]
+        if ring.any():
+            # sequential float64 sum in raster order, as scipy.ndimage.mean
+            total = np.bincount(np.zeros(int(ring.sum()), np.intp), weights=values[box][ring])[0]
+            out[i] = total / ring.sum()
+    return out
 
 
 def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -632,8 +663,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
 def _orientations(bone_labels: np.ndarray, n: int) -> np.ndarray:
     orient = np.zeros(n + 1)
     if n:
-        props = regionprops_table(bone_labels, properties=("label", "orientation"))
-        orient[np.asarray(props["label"])] = props["orientation"]
+        orient[1:] = label_moments(bone_labels, n)["orientation"]
     return orient
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "dilate",
     "erode",
     "distance_inside",
+    "fill_holes",
     "resize_to",
 ]
 
@@ -118,6 +119,31 @@ def erode(mask: np.ndarray, radius_px: float) -> np.ndarray:
 def distance_inside(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance (px) of each True pixel to the nearest False pixel."""
     return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+
+
+def fill_holes(mask: np.ndarray) -> np.ndarray:
+    """Fill the holes of a 2-D bool mask (background not 4-connected to the border).
+
+    The same result as :func:`scipy.ndimage.binary_fill_holes` with its
+    default structure, from one OpenCV labelling of the background instead
+    of an iterated dilation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ring = np.zeros((5, 5), bool); ring[1:4, 1:4] = True; ring[2, 2] = False
+    >>> bool(fill_holes(ring)[2, 2])
+    True
+    """
+    background = (~np.asarray(mask, bool)).astype(np.uint8)
+    n, labels = cv2.connectedComponents(background, connectivity=4, ltype=cv2.CV_32S)
+    if n <= 1:
+        return np.asarray(mask, bool).copy()
+    outside = np.zeros(n, bool)
+    for side in (labels[0], labels[-1], labels[:, 0], labels[:, -1]):
+        outside[side] = True
+    outside[0] = True  # the mask itself
+    return ~outside[labels] | np.asarray(mask, bool)
 
 
 def resize_to(image: np.ndarray, shape: tuple[int, int], *, nearest: bool = False) -> np.ndarray:
