@@ -14,12 +14,12 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import apply_hysteresis_threshold
-from skimage.measure import regionprops_table
 
 from .anatomy import Anatomy
 from .background import MAD_TO_SIGMA, local_noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, gaussian
+from .filters import dilate, fill_holes, gaussian
+from .labelstats import label_max, label_mean, label_moments, label_solidity
 
 __all__ = ["Segmentation", "segment"]
 
@@ -28,7 +28,8 @@ __all__ = ["Segmentation", "segment"]
 _DETECTION_SCALES_MM = (0.0, 0.6)
 #: Smoothing before the opening (a 0.3 mm dot survives it; noise is tamed).
 _FINE_SMOOTH_MM = 0.2
-#: Coarse channel: smoothing, and grid factor of its opening.
+#: Coarse channel: smoothing, and grid factor of its opening (at the default
+#: working spacing its grid matches the smoothing: nothing finer is left).
 _COARSE_SMOOTH_MM = 0.8
 _COARSE_GRID = 2
 #: A mass found by the coarse channel is compact.
@@ -94,15 +95,12 @@ def _compact_blobs(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
         return mask
-    props = regionprops_table(labels, properties=("label", "area", "axis_major_length", "axis_minor_length", "solidity"))
-    lab = np.asarray(props["label"])
-    elongation = np.asarray(props["axis_major_length"]) / np.maximum(np.asarray(props["axis_minor_length"]), 1.0)
+    moments = label_moments(labels, n)
+    elongation = moments["axis_major_length"] / np.maximum(moments["axis_minor_length"], 1.0)
     keep = np.zeros(n + 1, bool)
-    keep[lab] = (
-        (np.asarray(props["area"]) >= min_area_px)
-        & (elongation <= _MASS_MAX_ELONGATION)
-        & (np.asarray(props["solidity"]) >= _MASS_MIN_SOLIDITY)
-    )
+    keep[1:] = (moments["area"] >= min_area_px) & (elongation <= _MASS_MAX_ELONGATION)
+    # the convex hull only for components that passed the cheaper tests
+    keep[1:] &= label_solidity(labels, keep[1:], ndi.find_objects(labels, n)) >= _MASS_MIN_SOLIDITY
     return keep[labels]
 
 
@@ -119,7 +117,7 @@ def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cf
         return mask
     near = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, 3) <= cfg.bone_hug_distance_mm / spacing_mm
     fraction = np.zeros(n + 1)
-    fraction[1:] = ndi.mean(near, labels, np.arange(1, n + 1))
+    fraction[1:] = label_mean(near, labels, n)
     keep = fraction < cfg.bone_hug_max_fraction
     keep[0] = False
     return keep[labels]
@@ -136,9 +134,8 @@ def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: fl
     labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
         return mask
-    idx = np.arange(1, n + 1)
     area_mm2 = np.bincount(labels.ravel(), minlength=n + 1)[1:] * spacing_mm**2
-    peak = np.asarray(ndi.maximum(significance, labels, idx), float)
+    peak = np.asarray(label_max(significance, labels, n), float)
     keep = np.zeros(n + 1, bool)
     keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak >= cfg.large_focus_min_contrast_sigma)
     return keep[labels]
@@ -155,9 +152,9 @@ def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) 
     if n == 0:
         return mask
     peak = np.zeros(n + 1, np.float32)
-    peak[1:] = ndi.maximum(fine_excess, labels, np.arange(1, n + 1))
+    peak[1:] = label_max(fine_excess, labels, n)
     trimmed = mask & (fine_excess >= relative * peak[labels])
-    return ndi.binary_fill_holes(trimmed)
+    return fill_holes(trimmed)
 
 
 def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> Segmentation:
