@@ -16,7 +16,7 @@ from skimage.filters import threshold_otsu
 
 from .background import MAD_TO_SIGMA, noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, fill_holes, gaussian, normalized_gaussian
+from .filters import dilate, fill_holes, gaussian, grey_dilate, normalized_gaussian
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
@@ -410,11 +410,12 @@ def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, ma
     is narrow (a finger), such a disk does not fit and would leave the whole
     finger as "dense"; there a disk just wider than a phalanx is used, which
     does fit beside the bone.  The two floors are blended by the local body
-    half-width.  Computed on a coarse grid (the floor is smooth).
+    half-width.  Floors and half-width are computed on a coarse grid (they
+    are smooth).
     """
     factor = max(1, int(_FLOOR_GRID_MM / spacing_mm))
     wide = region_opening(image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True)
-    halfwidth_mm = cv2.dilate(_distance_to(body), _disk(_HALFWIDTH_WINDOW_MM / spacing_mm)) * spacing_mm
+    halfwidth_mm = grey_dilate(_distance_to(body), _HALFWIDTH_WINDOW_MM / spacing_mm, grid_factor=factor) * spacing_mm
     narrow_weight = np.clip((_NARROW_BODY_MM - halfwidth_mm) / _NARROW_BLEND_MM + 0.5, 0.0, 1.0)
     if not (narrow_weight > 0).any():
         return wide

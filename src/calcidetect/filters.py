@@ -14,6 +14,7 @@ __all__ = [
     "disk",
     "dilate",
     "erode",
+    "grey_dilate",
     "distance_inside",
     "fill_holes",
     "resize_to",
@@ -114,6 +115,40 @@ def erode(mask: np.ndarray, radius_px: float) -> np.ndarray:
     if radius_px < 0.5:
         return mask.copy()
     return cv2.erode(mask.astype(np.uint8), disk(radius_px), borderValue=1).astype(bool)
+
+
+def grey_dilate(image: np.ndarray, radius_px: float, *, grid_factor: int = 1) -> np.ndarray:
+    """Grey dilation (local maximum) of a float image over a disk.
+
+    Parameters
+    ----------
+    image : ndarray of float32
+    radius_px : float
+        Disk radius in pixels of ``image``.
+    grid_factor : int
+        Work on a grid this many times coarser (area-averaged), then enlarge
+        linearly: for smooth inputs such as distance maps, whose maximum over
+        a wide disk barely changes, at a fraction of the cost (a disk's cost
+        grows with its area).
+
+    Returns
+    -------
+    ndarray of float32, same shape as ``image``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((9, 9), np.float32); img[4, 4] = 1
+    >>> int(grey_dilate(img, 2).sum())
+    13
+    """
+    img = np.asarray(image, dtype=np.float32)
+    h, w = img.shape
+    if grid_factor <= 1:
+        return cv2.dilate(img, disk(radius_px))
+    small = cv2.resize(img, (max(1, w // grid_factor), max(1, h // grid_factor)), interpolation=cv2.INTER_AREA)
+    small = cv2.dilate(small, disk(radius_px * small.shape[0] / h))
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def distance_inside(mask: np.ndarray) -> np.ndarray:

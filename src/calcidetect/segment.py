@@ -31,7 +31,7 @@ _FINE_SMOOTH_MM = 0.2
 #: Coarse channel: smoothing, and grid factor of its opening (at the default
 #: working spacing its grid matches the smoothing: nothing finer is left).
 _COARSE_SMOOTH_MM = 0.8
-_COARSE_GRID = 2
+_COARSE_GRID = 4
 #: A mass found by the coarse channel is compact.
 _MASS_MAX_ELONGATION = 4.0
 _MASS_MIN_SOLIDITY = 0.5
