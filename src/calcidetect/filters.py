@@ -73,27 +73,29 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
     """
     img = np.asarray(image, dtype=np.float32)
     w = np.asarray(weight, dtype=np.float32)
-    num = gaussian(img * w, sigma_px)
+    weighted = img * w
+    num = gaussian(weighted, sigma_px)
     den = gaussian(w, sigma_px)
     out = num / np.maximum(den, 1e-6)
-    missing = den < _MIN_SUPPORT
+    missing = np.flatnonzero(den < _MIN_SUPPORT)  # flat indices, usually few
     sigma = sigma_px
+    out_flat, den_flat = out.reshape(-1), den.reshape(-1)
     for _ in range(_FALLBACK_LEVELS):
-        if not missing.any():
+        if not missing.size:
             break
         sigma *= _FALLBACK_FACTOR
-        num_c = gaussian(img * w, sigma)
-        den_c = gaussian(w, sigma)
+        num_c = gaussian(weighted, sigma).reshape(-1)[missing]
+        den_c = gaussian(w, sigma).reshape(-1)[missing]
         coarse = num_c / np.maximum(den_c, 1e-6)
         # blend smoothly: trust the fine scale in proportion to its support
-        alpha = np.clip(den / _MIN_SUPPORT, 0.0, 1.0)
-        out = np.where(missing, alpha * out + (1 - alpha) * coarse, out)
-        den = np.maximum(den, den_c)
-        missing = den < _MIN_SUPPORT
-    if missing.any():
+        alpha = np.clip(den_flat[missing] / _MIN_SUPPORT, 0.0, 1.0)
+        out_flat[missing] = alpha * out_flat[missing] + (1 - alpha) * coarse
+        den_flat[missing] = np.maximum(den_flat[missing], den_c)
+        missing = missing[den_flat[missing] < _MIN_SUPPORT]
+    if missing.size:
         total = float(w.sum())
-        fill = float((img * w).sum() / total) if total > 0 else float(np.median(img))
-        out[missing] = fill
+        fill = float(weighted.sum() / total) if total > 0 else float(np.median(img))
+        out_flat[missing] = fill
     return out.astype(np.float32, copy=False)
 
 

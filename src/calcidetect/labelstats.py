@@ -91,8 +91,12 @@ def label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     :func:`label_max` for the parameters.
     """
     lab, val = _foreground(values, labels)
-    order = np.lexsort((val, lab))
-    val = val[order]
+    # sort by (label, value) with one integer sort: value ranks within labels
+    by_value = np.argsort(val)
+    rank = np.empty_like(by_value)
+    rank[by_value] = np.arange(by_value.size)
+    keys = np.sort(lab.astype(np.int64) * max(by_value.size, 1) + rank)
+    val = val[by_value[keys % max(by_value.size, 1)]]
     counts = np.bincount(lab, minlength=n + 1)[1 : n + 1]
     start = np.concatenate([[0], np.cumsum(counts)[:-1]])
     lo = start + (counts - 1) // 2
