@@ -293,6 +293,24 @@ def _air_level(smooth: np.ndarray, valid: np.ndarray, spacing_mm: float) -> tupl
     return None
 
 
+def _zero_local_range(img: np.ndarray, band_rows: int = 256) -> np.ndarray:
+    """Pixels whose 3x3 neighbourhood is constant (max == min), in row bands.
+
+    Bands overlap by one row, so the result is that of the whole image while
+    the float temporaries stay a band in size (the input grid is large).
+    """
+    kernel = np.ones((3, 3), np.uint8)
+    h = img.shape[0]
+    flat = np.empty(img.shape, bool)
+    for a in range(0, h, band_rows):
+        b = min(a + band_rows, h)
+        lo, hi = max(a - 1, 0), min(b + 1, h)
+        band = img[lo:hi]
+        same = cv2.dilate(band, kernel) == cv2.erode(band, kernel)
+        flat[a:b] = same[a - lo : a - lo + (b - a)]
+    return flat
+
+
 def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
     """Burned-in text, graphics and clipped areas: runs of identical values.
 
@@ -301,9 +319,7 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
     identical values.  Returns a
     mask on the input grid (a margin of a few pixels included).
     """
-    img = np.asarray(pixels, np.float32)
-    kernel = np.ones((3, 3), np.uint8)
-    flat = (cv2.dilate(img, kernel) - cv2.erode(img, kernel)) == 0
+    flat = _zero_local_range(np.asarray(pixels, np.float32))
     if not flat.any():
         return flat
     labels, n = ndi.label(flat)

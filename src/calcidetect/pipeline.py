@@ -51,7 +51,7 @@ def _to_radiograph(image, pixel_spacing_mm, cfg: Config) -> Radiograph:
             raise CalcidetectError(f"image of shape {image.shape} is too small to analyse")
         if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
             raise CalcidetectError(f"detect expects a real numeric array, got dtype {image.dtype}")
-        pixels = image.astype(np.float32)
+        pixels = image.astype(np.float32, copy=False)  # detect never writes into its input
         if not np.isfinite(pixels).all():
             raise CalcidetectError("image contains NaN or infinite values")
         rad = Radiograph(pixels=pixels)
@@ -167,8 +167,8 @@ def detect(
 
     t = time.perf_counter()
     overlays = find_flat_overlays(rad.pixels)
-    if overlays.any():
-        overlays = resize_to(overlays.astype(np.float32), pixels.shape) > 0
+    # to the working grid at once: no input-grid mask is kept alive
+    overlays = resize_to(overlays.astype(np.float32), pixels.shape) > 0 if overlays.any() else None
     anatomy, _ = find_anatomy(pixels, sp, cfg, overlays)
     timings["anatomy"] = time.perf_counter() - t
 
