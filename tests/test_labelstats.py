@@ -61,3 +61,26 @@ def test_solidity_matches_regionprops_for_chosen_labels():
     props = regionprops_table(labels, properties=("solidity",))
     np.testing.assert_array_equal(ours[which], props["solidity"][which])
     assert np.isnan(ours[~which]).all()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_convex_area_matches_skimage_hull(seed):
+    from skimage.morphology import convex_hull_image
+
+    from calcidetect.labelstats import convex_area
+
+    rng = np.random.default_rng(seed)
+    for _ in range(100):
+        h, w = rng.integers(1, 30, 2)
+        if rng.random() < 0.5:
+            mask = rng.random((h, w)) < 0.3 * rng.random()
+        else:
+            mask = ndi.gaussian_filter(rng.random((h, w)), 3 * rng.random()) > 0.5
+        if mask.any():
+            assert convex_area(mask) == int(convex_hull_image(mask).sum())
+
+
+def test_convex_area_of_empty_mask_is_zero():
+    from calcidetect.labelstats import convex_area
+
+    assert convex_area(np.zeros((3, 4), bool)) == 0
