@@ -17,3 +17,18 @@ def test_fill_holes_matches_ndimage(fill):
 def test_fill_holes_uniform(value):
     mask = np.full((5, 6), value)
     np.testing.assert_array_equal(fill_holes(mask), mask)
+
+
+@pytest.mark.parametrize("radius", [3, 19, 20, 27.4, 45])
+@pytest.mark.parametrize("op", ["erode", "dilate"])
+@pytest.mark.parametrize("border", ["constant", "replicate"])
+def test_grey_morphology_matches_opencv_disk(radius, op, border):
+    import cv2
+
+    from calcidetect.filters import disk, grey_morphology
+
+    border_type = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE}[border]
+    img = np.random.default_rng(3).normal(size=(120, 150)).astype(np.float32)
+    func = cv2.erode if op == "erode" else cv2.dilate
+    expected = func(img, disk(radius), borderType=border_type)
+    np.testing.assert_array_equal(grey_morphology(img, radius, op, border_type), expected)

@@ -10,7 +10,7 @@ import numpy as np
 
 import cv2
 
-from .filters import disk, gaussian, normalized_gaussian
+from .filters import gaussian, grey_morphology, normalized_gaussian
 
 __all__ = ["region_opening", "noise_sigma", "local_noise_sigma", "MAD_TO_SIGMA"]
 
@@ -94,9 +94,8 @@ def region_opening(
     if not small_region.any():
         return np.full(image.shape, float(np.median(image)), np.float32)
     hi, lo = float(small[small_region].max()), float(small[small_region].min())
-    kernel = disk(radius)
-    eroded = cv2.erode(np.where(small_region, small, hi).astype(np.float32), kernel, borderType=cv2.BORDER_REPLICATE)
-    floor = cv2.dilate(np.where(small_region, eroded, lo).astype(np.float32), kernel, borderType=cv2.BORDER_REPLICATE)
+    eroded = grey_morphology(np.where(small_region, small, hi).astype(np.float32), radius, "erode", cv2.BORDER_REPLICATE)
+    floor = grey_morphology(np.where(small_region, eroded, lo).astype(np.float32), radius, "dilate", cv2.BORDER_REPLICATE)
     if smooth:
         floor = normalized_gaussian(floor, small_region.astype(np.float32), 0.5 * radius)
     if floor.shape != (h, w):

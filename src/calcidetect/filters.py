@@ -15,6 +15,7 @@ __all__ = [
     "dilate",
     "erode",
     "grey_dilate",
+    "grey_morphology",
     "distance_inside",
     "fill_holes",
     "resize_to",
@@ -27,6 +28,9 @@ _MIN_SUPPORT = 0.05
 _FALLBACK_FACTOR = 3.0
 #: Number of fallback scales tried after the requested one.
 _FALLBACK_LEVELS = 3
+#: From this disk radius (px) on, a grey erosion or dilation runs as a union
+#: of rectangles (measured faster than OpenCV's general kernel from here).
+_RECTANGLES_FROM_RADIUS_PX = 20
 
 
 def gaussian(image: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -119,6 +123,56 @@ def erode(mask: np.ndarray, radius_px: float) -> np.ndarray:
     return cv2.erode(mask.astype(np.uint8), disk(radius_px), borderValue=1).astype(bool)
 
 
+def _disk_rectangles(kernel: np.ndarray) -> list[tuple[int, int]]:
+    """Half-heights and half-widths of the rectangles whose union is ``kernel``.
+
+    One rectangle per step of the (symmetric) disk's staircase outline.
+    """
+    r = kernel.shape[0] // 2
+    half = [int(np.flatnonzero(kernel[r + dy]).max()) - r for dy in range(r + 1)]
+    return [(dy, half[dy]) for dy in range(r + 1) if dy == r or half[dy + 1] < half[dy]]
+
+
+def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+    """Grey erosion or dilation of a float image by a disk (OpenCV's ellipse).
+
+    Large disks run as the minimum (maximum) over the rectangles of the
+    disk's staircase: each rectangle is separable in OpenCV, so the cost
+    grows with the radius instead of the disk's area.  The result is
+    identical to ``cv2.erode`` / ``cv2.dilate`` with :func:`disk`.
+
+    Parameters
+    ----------
+    image : ndarray of float32
+    radius_px : float
+        Disk radius in pixels.
+    op : {"erode", "dilate"}
+    border_type : int
+        OpenCV border mode (``cv2.BORDER_CONSTANT`` ignores the outside).
+
+    Returns
+    -------
+    ndarray of float32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.zeros((50, 50), np.float32); img[25, 25] = 1
+    >>> bool((grey_morphology(img, 21, "dilate") == cv2.dilate(img, disk(21))).all())
+    True
+    """
+    func = {"erode": cv2.erode, "dilate": cv2.dilate}[op]
+    kernel = disk(radius_px)
+    if kernel.shape[0] // 2 < _RECTANGLES_FROM_RADIUS_PX:
+        return func(image, kernel, borderType=border_type)
+    combine = np.minimum if op == "erode" else np.maximum
+    out = None
+    for h, w in _disk_rectangles(kernel):
+        part = func(image, np.ones((2 * h + 1, 2 * w + 1), np.uint8), borderType=border_type)
+        out = part if out is None else combine(out, part, out=out)
+    return out
+
+
 def grey_dilate(image: np.ndarray, radius_px: float, *, grid_factor: int = 1) -> np.ndarray:
     """Grey dilation (local maximum) of a float image over a disk.
 
@@ -141,15 +195,15 @@ def grey_dilate(image: np.ndarray, radius_px: float, *, grid_factor: int = 1) ->
     --------
     >>> import numpy as np
     >>> img = np.zeros((9, 9), np.float32); img[4, 4] = 1
-    >>> int(grey_dilate(img, 2).sum())
-    13
+    >>> int(grey_dilate(img, 2).sum())  # OpenCV's 5 x 5 ellipse has 17 pixels
+    17
     """
     img = np.asarray(image, dtype=np.float32)
     h, w = img.shape
     if grid_factor <= 1:
-        return cv2.dilate(img, disk(radius_px))
+        return grey_morphology(img, radius_px, "dilate")
     small = cv2.resize(img, (max(1, w // grid_factor), max(1, h // grid_factor)), interpolation=cv2.INTER_AREA)
-    small = cv2.dilate(small, disk(radius_px * small.shape[0] / h))
+    small = grey_morphology(small, radius_px * small.shape[0] / h, "dilate")
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
