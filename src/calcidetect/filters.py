@@ -81,25 +81,23 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
     num = gaussian(weighted, sigma_px)
     den = gaussian(w, sigma_px)
     out = num / np.maximum(den, 1e-6)
-    missing = np.flatnonzero(den < _MIN_SUPPORT)  # flat indices, usually few
+    missing = den < _MIN_SUPPORT
     sigma = sigma_px
-    out_flat, den_flat = out.reshape(-1), den.reshape(-1)
     for _ in range(_FALLBACK_LEVELS):
-        if not missing.size:
+        if not missing.any():
             break
         sigma *= _FALLBACK_FACTOR
-        num_c = gaussian(weighted, sigma).reshape(-1)[missing]
-        den_c = gaussian(w, sigma).reshape(-1)[missing]
-        coarse = num_c / np.maximum(den_c, 1e-6)
+        den_c = gaussian(w, sigma)
+        coarse = gaussian(weighted, sigma) / np.maximum(den_c, 1e-6)
         # blend smoothly: trust the fine scale in proportion to its support
-        alpha = np.clip(den_flat[missing] / _MIN_SUPPORT, 0.0, 1.0)
-        out_flat[missing] = alpha * out_flat[missing] + (1 - alpha) * coarse
-        den_flat[missing] = np.maximum(den_flat[missing], den_c)
-        missing = missing[den_flat[missing] < _MIN_SUPPORT]
-    if missing.size:
+        alpha = np.clip(den / _MIN_SUPPORT, 0.0, 1.0)
+        np.copyto(out, alpha * out + (1 - alpha) * coarse, where=missing)
+        np.maximum(den, den_c, out=den)
+        missing = den < _MIN_SUPPORT
+    if missing.any():
         total = float(w.sum())
         fill = float(weighted.sum() / total) if total > 0 else float(np.median(img))
-        out_flat[missing] = fill
+        out[missing] = fill
     return out.astype(np.float32, copy=False)
 
 
