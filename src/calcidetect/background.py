@@ -10,7 +10,7 @@ import numpy as np
 
 import cv2
 
-from .filters import gaussian, grey_morphology, normalized_gaussian
+from .filters import gaussian, grey_morphology, normalized_gaussian, normalized_gaussian_coarse
 
 __all__ = ["region_opening", "noise_sigma", "local_noise_sigma", "MAD_TO_SIGMA"]
 
@@ -53,7 +53,8 @@ def local_noise_sigma(
     """
     clipped = np.clip(response, -3 * global_sigma, 3 * global_sigma)
     weight = region.astype(np.float32)
-    rms = np.sqrt(normalized_gaussian(clipped * clipped, weight, sigma_px))
+    # the map is smooth over sigma_px: computed on its pyramid level
+    rms = np.sqrt(normalized_gaussian_coarse(clipped * clipped, weight, sigma_px))
     return np.maximum(rms, 0.5 * global_sigma).astype(np.float32)
 
 

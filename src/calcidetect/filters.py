@@ -11,6 +11,7 @@ import numpy as np
 __all__ = [
     "gaussian",
     "normalized_gaussian",
+    "normalized_gaussian_coarse",
     "disk",
     "dilate",
     "erode",
@@ -33,6 +34,14 @@ _FALLBACK_LEVELS = 3
 _RECTANGLES_FROM_RADIUS_PX = 20
 
 
+def _pyramid_factor(sigma_px: float, shape: tuple[int, ...]) -> int:
+    """Power-of-two shrink factor at which a blur of ``sigma_px`` is done."""
+    factor = 1
+    while sigma_px / factor > 8 and min(shape) // (factor * 2) >= 16:
+        factor *= 2
+    return factor
+
+
 def gaussian(image: np.ndarray, sigma_px: float) -> np.ndarray:
     """Gaussian blur (float32) with reflecting borders; large sigmas via a pyramid.
 
@@ -43,9 +52,7 @@ def gaussian(image: np.ndarray, sigma_px: float) -> np.ndarray:
     img = np.asarray(image, dtype=np.float32)
     if sigma_px <= 0:
         return img.copy()
-    factor = 1
-    while sigma_px / factor > 8 and min(img.shape) // (factor * 2) >= 16:
-        factor *= 2
+    factor = _pyramid_factor(sigma_px, img.shape)
     if factor == 1:
         return cv2.GaussianBlur(img, (0, 0), sigma_px, borderType=cv2.BORDER_REFLECT)
     h, w = img.shape
@@ -99,6 +106,47 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
         fill = float(weighted.sum() / total) if total > 0 else float(np.median(img))
         out[missing] = fill
     return out.astype(np.float32, copy=False)
+
+
+def normalized_gaussian_coarse(image: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
+    """:func:`normalized_gaussian` computed on the blur's pyramid level, enlarged once.
+
+    For wide, smooth maps (a local noise level over centimetres): values and
+    weights are area-averaged to the grid :func:`gaussian` would blur on, the
+    whole normalized convolution (fallback scales included) runs there, and
+    only the result is enlarged.  It differs from :func:`normalized_gaussian`
+    by interpolating the ratio instead of numerator and denominator.
+
+    Parameters
+    ----------
+    image, weight : ndarray
+        Values and non-negative weights, same shape.
+    sigma_px : float
+        Gaussian sigma in pixels of ``image``.
+
+    Returns
+    -------
+    ndarray of float32, same shape as ``image``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img = np.full((256, 256), 2.0, np.float32); w = np.ones_like(img); w[:, :100] = 0
+    >>> bool(np.allclose(normalized_gaussian_coarse(img, w, 40.0), 2.0))
+    True
+    """
+    img = np.asarray(image, dtype=np.float32)
+    w = np.asarray(weight, dtype=np.float32)
+    factor = _pyramid_factor(sigma_px, img.shape)
+    if factor == 1:
+        return normalized_gaussian(img, w, sigma_px)
+    h, width = img.shape
+    size = (max(1, width // factor), max(1, h // factor))
+    small_w = cv2.resize(w, size, interpolation=cv2.INTER_AREA)
+    small_num = cv2.resize(img * w, size, interpolation=cv2.INTER_AREA)
+    small = np.divide(small_num, small_w, out=np.zeros_like(small_num), where=small_w > 0)
+    small = normalized_gaussian(small, small_w, sigma_px / factor)
+    return cv2.resize(small, (width, h), interpolation=cv2.INTER_LINEAR)
 
 
 def disk(radius_px: float) -> np.ndarray:
