@@ -32,3 +32,28 @@ def test_grey_morphology_matches_opencv_disk(radius, op, border):
     func = cv2.erode if op == "erode" else cv2.dilate
     expected = func(img, disk(radius), borderType=border_type)
     np.testing.assert_array_equal(grey_morphology(img, radius, op, border_type), expected)
+
+
+@pytest.mark.parametrize("connectivity, structure", [(4, None), (8, np.ones((3, 3), bool))])
+def test_label_components_same_partition_as_ndimage(connectivity, structure):
+    from calcidetect.filters import label_components
+
+    mask = np.random.default_rng(5).random((80, 90)) < 0.5
+    ours, n = label_components(mask, connectivity)
+    theirs, m = ndi.label(mask, structure=structure)
+    assert n == m
+    # a one-to-one map between the two numberings
+    pairs = np.unique(np.stack([ours[mask], theirs[mask]]), axis=1)
+    assert pairs.shape[1] == n
+    np.testing.assert_array_equal(ours > 0, mask)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_hysteresis_threshold_matches_skimage(seed):
+    from skimage.filters import apply_hysteresis_threshold
+
+    from calcidetect.filters import hysteresis_threshold
+
+    image = ndi.gaussian_filter(np.random.default_rng(seed).normal(size=(90, 110)), 1.5).astype(np.float32)
+    for low, high in [(0.05, 0.2), (0.1, 0.1), (0.3, 0.1)]:
+        np.testing.assert_array_equal(hysteresis_threshold(image, low, high), apply_hysteresis_threshold(image, low, high))

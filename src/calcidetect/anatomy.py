@@ -16,7 +16,7 @@ from skimage.filters import threshold_otsu
 
 from .background import MAD_TO_SIGMA, noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, fill_holes, gaussian, grey_dilate, normalized_gaussian
+from .filters import dilate, fill_holes, gaussian, grey_dilate, label_components, normalized_gaussian
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
@@ -322,7 +322,7 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
     flat = _zero_local_range(np.asarray(pixels, np.float32))
     if not flat.any():
         return flat
-    labels, n = ndi.label(flat)
+    labels, n = label_components(flat)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     keep = sizes >= _OVERLAY_MIN_PIXELS
     keep[0] = False
@@ -457,7 +457,7 @@ def _edge_supported_levels(smooth: np.ndarray, body: np.ndarray, threshold: floa
     min_area_px = _LEVEL_MIN_AREA_MM2 / spacing_mm**2
     for fraction in _LEVEL_FRACTIONS:
         level = fraction * threshold
-        labels, n = ndi.label(body & (smooth > level))
+        labels, n = label_components(body & (smooth > level))
         if n == 0:
             continue
         region = labels > 0
@@ -494,7 +494,7 @@ def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -
     """
     padded = np.pad(dense, 1, constant_values=True)
     holes = fill_holes(padded)[1:-1, 1:-1] & ~dense
-    labels, n = ndi.label(holes)
+    labels, n = label_components(holes)
     if n == 0:
         return dense
     med = np.zeros(n + 1)

@@ -19,6 +19,8 @@ __all__ = [
     "grey_morphology",
     "distance_inside",
     "fill_holes",
+    "label_components",
+    "hysteresis_threshold",
     "resize_to",
 ]
 
@@ -281,6 +283,48 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
         outside[side] = True
     outside[0] = True  # the mask itself
     return ~outside[labels] | np.asarray(mask, bool)
+
+
+def label_components(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndarray, int]:
+    """Connected components of a bool mask (OpenCV), as ``(labels, n)``.
+
+    The same components as :func:`scipy.ndimage.label` (4-connectivity, its
+    default, or 8), about twice as fast, but numbered in another order: use
+    it where only the grouping matters (per-component tests mapped back to a
+    mask), not for labels that are reported.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[1, 0, 1], [0, 1, 0]], bool)
+    >>> label_components(m)[1], label_components(m, 8)[1]
+    (3, 1)
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=connectivity, ltype=cv2.CV_32S)
+    return labels, n - 1
+
+
+def hysteresis_threshold(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Pixels above ``low`` connected (4-connectivity) to a pixel above ``high``.
+
+    The same mask as :func:`skimage.filters.apply_hysteresis_threshold`, with
+    one OpenCV labelling and no per-label sums over the image.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([[0, 2, 2, 0, 2], [0, 0, 5, 0, 2]], np.float32)
+    >>> hysteresis_threshold(x, 1, 4).astype(int)
+    array([[0, 1, 1, 0, 0],
+           [0, 0, 1, 0, 0]])
+    """
+    low = min(low, high)
+    labels, n = label_components(image > low)
+    strong = np.zeros(n + 1, bool)
+    strong[labels[image > high]] = True
+    strong[0] = False
+    return strong[labels]
 
 
 def resize_to(image: np.ndarray, shape: tuple[int, int], *, nearest: bool = False) -> np.ndarray:

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.filters import apply_hysteresis_threshold
 
 from .anatomy import Anatomy
 from .background import MAD_TO_SIGMA, local_noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, fill_holes, gaussian
+from .filters import dilate, fill_holes, gaussian, hysteresis_threshold, label_components
 from .labelstats import label_max, label_mean, label_moments, label_solidity
 
 __all__ = ["Segmentation", "segment"]
@@ -81,7 +80,7 @@ def _significance(response: np.ndarray, soft: np.ndarray, step: int, spacing_mm:
 
 
 def _drop_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_components(mask, 8)
     if n == 0:
         return mask
     areas = np.bincount(labels.ravel(), minlength=n + 1)
@@ -92,7 +91,7 @@ def _drop_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
 
 def _compact_blobs(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     """Components large enough and mass-like: not long strips of soft tissue."""
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_components(mask, 8)
     if n == 0:
         return mask
     moments = label_moments(labels, n)
@@ -112,7 +111,7 @@ def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cf
     streaks run a few millimetres off the bone), so a candidate with most of
     its area within ``bone_hug_distance_mm`` of bone is bone, not calcium.
     """
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_components(mask, 8)
     if n == 0 or not bone.any():
         return mask
     near = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, 3) <= cfg.bone_hug_distance_mm / spacing_mm
@@ -131,7 +130,7 @@ def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: fl
     Candidates of ``large_focus_min_area_mm2`` or more need a peak of
     ``large_focus_min_contrast_sigma``.
     """
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_components(mask, 8)
     if n == 0:
         return mask
     area_mm2 = np.bincount(labels.ravel(), minlength=n + 1)[1:] * spacing_mm**2
@@ -148,7 +147,7 @@ def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) 
     is not part of it.  A threshold relative to each focus's peak puts the
     edge near the deposit's true border whatever its contrast; holes are filled.
     """
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_components(mask, 8)
     if n == 0:
         return mask
     peak = np.zeros(n + 1, np.float32)
@@ -187,7 +186,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
         response = gaussian(excess, scale_mm / spacing_mm) if scale_mm > 0 else excess
         np.maximum(significance, _significance(response, soft, step, spacing_mm), out=significance)
     significance[~soft] = 0.0
-    mask = apply_hysteresis_threshold(significance, cfg.low_threshold_sigma, cfg.high_threshold_sigma)
+    mask = hysteresis_threshold(significance, cfg.low_threshold_sigma, cfg.high_threshold_sigma)
     mask = _trim_to_extent(mask, excess, cfg.relative_extent)
 
     # coarse channel: masses wider than the fine opening, bones kept out
@@ -200,12 +199,12 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     # smooth enough to beat the (tiny) noise of a heavily smoothed image
     coarse_sig = (coarse_excess - float(np.median(coarse_excess[soft][::step]))) / anatomy.noise
     coarse_sig[~soft] = 0.0
-    coarse_mask = apply_hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
+    coarse_mask = hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
     coarse_mask = _compact_blobs(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
     coarse_mask = _trim_to_extent(coarse_mask, coarse_excess, cfg.relative_extent)
     # a mass also shows in the fine channel (its rim, its lobules); a broad
     # swell of soft tissue does not: keep coarse regions holding a fine one
-    coarse_labels, m = ndi.label(coarse_mask, structure=np.ones((3, 3), bool))
+    coarse_labels, m = label_components(coarse_mask, 8)
     confirmed = np.zeros(m + 1, bool)
     confirmed[np.unique(coarse_labels[mask])] = True
     confirmed[0] = False
