@@ -16,7 +16,7 @@ from skimage.filters import threshold_otsu
 
 from .background import MAD_TO_SIGMA, noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, fill_holes, gaussian, grey_dilate, label_components, normalized_gaussian
+from .filters import dilate, erode, fill_holes, gaussian, grey_dilate, label_components, normalized_gaussian
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
@@ -347,7 +347,7 @@ def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.nda
         body = valid & (smooth > level + max(_AIR_MARGIN_SIGMA * spread, _AIR_MARGIN_FRACTION * gap))
     # opening by reconstruction: parts that survive an opening (not text
     # strokes) are kept whole, so the thin skin edge is not eroded
-    opened = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_OPEN, _disk(_BODY_OPENING_MM / spacing_mm)).astype(bool)
+    opened = dilate(erode(body, _BODY_OPENING_MM / spacing_mm), _BODY_OPENING_MM / spacing_mm)
     labels, n = ndi.label(body)
     if n > 0:
         areas = np.bincount(labels[opened], minlength=n + 1)
@@ -665,7 +665,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
         boundary[:, :-1] |= nearest[:, :-1] != nearest[:, 1:]
         gap |= boundary & (dist <= half_gap) & (bone_labels == 0)
     if n >= 1:
-        closed = cv2.morphologyEx(bone.astype(np.uint8), cv2.MORPH_CLOSE, _disk(half_gap)).astype(bool)
+        closed = erode(dilate(bone, half_gap), half_gap)
         cleft = closed & ~bone
         # a cleft is narrow: drop the fills of shallow concavities (thin slivers)
         gap |= cleft & (_distance_to(~cleft | bone) >= _CLEFT_MIN_DEPTH_MM / spacing_mm) if cleft.any() else cleft

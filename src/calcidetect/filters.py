@@ -31,9 +31,9 @@ _MIN_SUPPORT = 0.05
 _FALLBACK_FACTOR = 3.0
 #: Number of fallback scales tried after the requested one.
 _FALLBACK_LEVELS = 3
-#: From this disk radius (px) on, a grey erosion or dilation runs as a union
+#: From this disk radius (px) on, a grey erosion or dilation runs as a cascade
 #: of rectangles (measured faster than OpenCV's general kernel from here).
-_RECTANGLES_FROM_RADIUS_PX = 20
+_CASCADE_FROM_RADIUS_PX = 8
 
 
 def _pyramid_factor(sigma_px: float, shape: tuple[int, ...]) -> int:
@@ -161,14 +161,15 @@ def dilate(mask: np.ndarray, radius_px: float) -> np.ndarray:
     """Binary dilation of a bool mask by a disk (OpenCV)."""
     if radius_px < 0.5:
         return mask.copy()
-    return cv2.dilate(mask.astype(np.uint8), disk(radius_px)).astype(bool)
+    return grey_morphology(mask.astype(np.uint8), radius_px, "dilate").astype(bool)
 
 
 def erode(mask: np.ndarray, radius_px: float) -> np.ndarray:
     """Binary erosion of a bool mask by a disk (OpenCV)."""
     if radius_px < 0.5:
         return mask.copy()
-    return cv2.erode(mask.astype(np.uint8), disk(radius_px), borderValue=1).astype(bool)
+    # the outside is ignored, as with border value 1
+    return grey_morphology(mask.astype(np.uint8), radius_px, "erode").astype(bool)
 
 
 def _disk_rectangles(kernel: np.ndarray) -> list[tuple[int, int]]:
@@ -182,25 +183,30 @@ def _disk_rectangles(kernel: np.ndarray) -> list[tuple[int, int]]:
 
 
 def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: int = cv2.BORDER_CONSTANT) -> np.ndarray:
-    """Grey erosion or dilation of a float image by a disk (OpenCV's ellipse).
+    """Grey erosion or dilation by a disk (OpenCV's ellipse), at a cost linear in the radius.
 
-    Large disks run as the minimum (maximum) over the rectangles of the
-    disk's staircase: each rectangle is separable in OpenCV, so the cost
-    grows with the radius instead of the disk's area.  The result is
-    identical to ``cv2.erode`` / ``cv2.dilate`` with :func:`disk`.
+    The disk is the union of the rectangles of its staircase outline, so the
+    erosion is the minimum of the rectangles' erosions; rectangles are
+    separable, and the row (column) erosions of consecutive rectangles
+    differ by short runs, so one sweep from the narrowest rectangle to the
+    widest grows the row erosion and the column erosion step by step:
+    ``E = C[h1](min(R[w1], C[h2 - h1](min(R[w2], ...))))``.  Clipped-window
+    border modes (``BORDER_REPLICATE``, or ``BORDER_CONSTANT`` with OpenCV's
+    default value) compose the same way, so the result is identical to
+    ``cv2.erode`` / ``cv2.dilate`` with :func:`disk`.
 
     Parameters
     ----------
-    image : ndarray of float32
+    image : ndarray of float32 or uint8
     radius_px : float
         Disk radius in pixels.
     op : {"erode", "dilate"}
     border_type : int
-        OpenCV border mode (``cv2.BORDER_CONSTANT`` ignores the outside).
+        ``cv2.BORDER_CONSTANT`` (the outside is ignored) or ``cv2.BORDER_REPLICATE``.
 
     Returns
     -------
-    ndarray of float32
+    ndarray, same dtype as ``image``
 
     Examples
     --------
@@ -211,14 +217,22 @@ def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: i
     """
     func = {"erode": cv2.erode, "dilate": cv2.dilate}[op]
     kernel = disk(radius_px)
-    if kernel.shape[0] // 2 < _RECTANGLES_FROM_RADIUS_PX:
+    if kernel.shape[0] // 2 < _CASCADE_FROM_RADIUS_PX:
         return func(image, kernel, borderType=border_type)
     combine = np.minimum if op == "erode" else np.maximum
-    out = None
-    for h, w in _disk_rectangles(kernel):
-        part = func(image, np.ones((2 * h + 1, 2 * w + 1), np.uint8), borderType=border_type)
-        out = part if out is None else combine(out, part, out=out)
-    return out
+
+    def run(img: np.ndarray, rows: int, cols: int) -> np.ndarray:
+        return func(img, np.ones((2 * rows + 1, 2 * cols + 1), np.uint8), borderType=border_type)
+
+    steps = _disk_rectangles(kernel)[::-1]  # narrowest (tallest) first
+    h_prev, w_prev = steps[0]
+    along_rows = run(image, 0, w_prev)
+    out = along_rows.copy()
+    for h, w in steps[1:]:
+        along_rows = run(along_rows, 0, w - w_prev)
+        out = combine(run(out, h_prev - h, 0), along_rows, out=out)
+        h_prev, w_prev = h, w
+    return run(out, h_prev, 0) if h_prev > 0 else out
 
 
 def grey_dilate(image: np.ndarray, radius_px: float, *, grid_factor: int = 1) -> np.ndarray:
