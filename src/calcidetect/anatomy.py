@@ -277,7 +277,7 @@ def _air_level(smooth: np.ndarray, valid: np.ndarray, spacing_mm: float) -> tupl
         field_edge = cv2.dilate((~valid).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
         edge = np.zeros(n + 1, bool)
         edge[_border_labels(labels)] = True
-        edge[np.unique(labels[field_edge])] = True
+        edge[labels[field_edge]] = True
         edge[0] = False
         # the air's level is read away from the skin's soft transition
         air = edge[labels] & (_distance_to(~(valid & ~low)) > _AIR_CLEARANCE_MM / spacing_mm)
@@ -503,7 +503,7 @@ def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -
     # a truly enclosed hole (medulla) needs only be positive; an edge-closed
     # one must be denser
     enclosed = np.zeros(n + 1, bool)
-    enclosed[np.unique(labels[inner])] = True
+    enclosed[labels[inner]] = True
     accept = np.where(enclosed, med > min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
     accept[0] = False
     return dense | accept[labels]
@@ -568,7 +568,7 @@ def find_bone(
         near = dilate(bone, _BONE_GROW_MM / spacing_mm) & body & (smooth > _BONE_GROW_FRACTION * threshold)
         grown, m = ndi.label(bone | near)
         attached = np.zeros(m + 1, bool)
-        attached[np.unique(grown[bone])] = True
+        attached[grown[bone]] = True
         attached[0] = False
         bone = attached[grown]
     return bone, excess

@@ -206,7 +206,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     # swell of soft tissue does not: keep coarse regions holding a fine one
     coarse_labels, m = label_components(coarse_mask, 8)
     confirmed = np.zeros(m + 1, bool)
-    confirmed[np.unique(coarse_labels[mask])] = True
+    confirmed[coarse_labels[mask]] = True
     confirmed[0] = False
     mask |= confirmed[coarse_labels]
     significance = np.maximum(significance, coarse_sig)
@@ -222,10 +222,11 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     if n:
         grouped, _ = ndi.label(dilate(lobules > 0, 0.5 * cfg.lobule_group_distance_mm / spacing_mm))
         labels = np.where(lobules > 0, grouped, 0)
-        # renumber 1..m
-        uniq, inv = np.unique(labels, return_inverse=True)
-        labels = inv.reshape(labels.shape).astype(np.int32)
-        if uniq[0] != 0:
+        # renumber 1..m: each value's rank among those present (np.unique's
+        # inverse, in linear time)
+        present = np.bincount(labels.ravel()) > 0
+        labels = (np.cumsum(present) - 1).astype(np.int32)[labels]
+        if not present[0]:
             labels += 1
     else:
         labels = np.zeros(image.shape, np.int32)
