@@ -16,7 +16,7 @@ from skimage.filters import threshold_otsu
 
 from .background import MAD_TO_SIGMA, noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, erode, fill_holes, gaussian, grey_dilate, label_components, normalized_gaussian
+from .filters import dilate, erode, feature_distance, fill_holes, gaussian, grey_dilate, label_components, normalized_gaussian
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
@@ -658,12 +658,14 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     half_gap = 0.5 * cfg.joint_gap_max_mm / spacing_mm
     gap = np.zeros(bone.shape, bool)
     if n >= 2:
-        dist, (ri, ci) = ndi.distance_transform_edt(bone_labels == 0, return_indices=True)
+        ri, ci = ndi.distance_transform_edt(bone_labels == 0, return_distances=False, return_indices=True)
         nearest = bone_labels[ri, ci]
         boundary = np.zeros(bone.shape, bool)
         boundary[:-1] |= nearest[:-1] != nearest[1:]
         boundary[:, :-1] |= nearest[:, :-1] != nearest[:, 1:]
-        gap |= boundary & (dist <= half_gap) & (bone_labels == 0)
+        rr, cc = np.nonzero(boundary & (bone_labels == 0))
+        near = feature_distance(ri, ci, rr, cc) <= half_gap  # distances on the boundary only
+        gap[rr[near], cc[near]] = True
     if n >= 1:
         closed = erode(dilate(bone, half_gap), half_gap)
         cleft = closed & ~bone

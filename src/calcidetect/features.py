@@ -13,6 +13,7 @@ from scipy.spatial import cKDTree
 
 from .anatomy import Anatomy
 from .config import Config
+from .filters import feature_distance
 from .labelstats import label_max, label_mean, label_min, label_moments, label_solidity
 from .segment import Segmentation
 
@@ -56,6 +57,21 @@ def _max_inside_distance(labels: np.ndarray, slices: list) -> np.ndarray:
     return out
 
 
+def _min_feature_distance(labels: np.ndarray, n: int, ri: np.ndarray, ci: np.ndarray) -> np.ndarray:
+    """Per focus, the smallest distance (px) from its pixels to their nearest feature pixel.
+
+    ``ri``, ``ci`` are a feature transform (nearest feature pixel of every
+    pixel); the distances are formed only on the foci, with the arithmetic of
+    ``scipy.ndimage.distance_transform_edt``, so they are the same numbers.
+    """
+    flat = labels.ravel()
+    where = np.flatnonzero(flat)
+    rows, cols = np.divmod(where, labels.shape[1])
+    out = np.full(n + 1, np.inf)
+    np.minimum.at(out, flat[where], feature_distance(ri, ci, rows, cols))
+    return out[1:]
+
+
 def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> dict[str, np.ndarray]:
     """Measure every focus of ``seg.labels``.
 
@@ -95,8 +111,8 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
     relative_density = peak_excess / bone_ref if np.isfinite(bone_ref) and bone_ref > 0 else np.zeros(n)
 
     if anatomy.bone.any():
-        bone_dist, (ri, ci) = ndi.distance_transform_edt(~anatomy.bone, return_indices=True)
-        dist_bone = np.asarray(label_min(bone_dist, labels, n), float) * spacing_mm
+        ri, ci = ndi.distance_transform_edt(~anatomy.bone, return_distances=False, return_indices=True)
+        dist_bone = _min_feature_distance(labels, n, ri, ci) * spacing_mm
         r = np.clip(np.round(cr).astype(int), 0, labels.shape[0] - 1)
         c = np.clip(np.round(cc).astype(int), 0, labels.shape[1] - 1)
         # the nearest bone's edge runs across the line from the focus to its
