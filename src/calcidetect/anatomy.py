@@ -16,7 +16,16 @@ from skimage.filters import threshold_otsu
 
 from .background import MAD_TO_SIGMA, noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, erode, feature_distance, fill_holes, gaussian, grey_dilate, label_components, normalized_gaussian
+from .filters import (
+    dilate,
+    erode,
+    feature_distance,
+    fill_holes,
+    gaussian,
+    grey_dilate,
+    label_components,
+    normalized_gaussian,
+)
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
