@@ -13,11 +13,20 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
-from skimage.measure import regionprops_table
 
 from .background import MAD_TO_SIGMA, noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, gaussian, normalized_gaussian
+from .filters import (
+    dilate,
+    erode,
+    feature_distance,
+    fill_holes,
+    gaussian,
+    grey_dilate,
+    label_components,
+    normalized_gaussian,
+)
+from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
 
@@ -246,7 +255,7 @@ def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
             std = np.zeros(n + 1)
             std[1:] = ndi.standard_deviation(smooth, labels, idx[1:])
             level = np.full(n + 1, -np.inf)
-            level[1:] = ndi.median(smooth, labels, idx[1:])
+            level[1:] = label_median(smooth, labels, n)
             # unexposed film sits at the very top of the range, above any
             # tissue (a thick hip's soft tissue fills a side too, lower down)
             keep &= (std <= _COLLIMATION_MAX_STD * span) & (level >= top - _COLLIMATION_TOP_BAND * span)
@@ -307,7 +316,7 @@ def _air_level(
         field_edge = near_field_edge
         edge = np.zeros(n + 1, bool)
         edge[_border_labels(labels)] = True
-        edge[np.unique(labels[field_edge])] = True
+        edge[labels[field_edge]] = True
         edge[0] = False
         # the air's level is read away from the skin's soft transition
         air = edge[labels] & (_distance_to(~(valid & ~low)) > _AIR_CLEARANCE_MM / spacing_mm)
@@ -323,6 +332,24 @@ def _air_level(
     return None
 
 
+def _zero_local_range(img: np.ndarray, band_rows: int = 256) -> np.ndarray:
+    """Pixels whose 3x3 neighbourhood is constant (max == min), in row bands.
+
+    Bands overlap by one row, so the result is that of the whole image while
+    the float temporaries stay a band in size (the input grid is large).
+    """
+    kernel = np.ones((3, 3), np.uint8)
+    h = img.shape[0]
+    flat = np.empty(img.shape, bool)
+    for a in range(0, h, band_rows):
+        b = min(a + band_rows, h)
+        lo, hi = max(a - 1, 0), min(b + 1, h)
+        band = img[lo:hi]
+        same = cv2.dilate(band, kernel) == cv2.erode(band, kernel)
+        flat[a:b] = same[a - lo : a - lo + (b - a)]
+    return flat
+
+
 def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
     """Burned-in text, graphics and clipped areas: runs of identical values.
 
@@ -331,12 +358,10 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
     identical values.  Returns a
     mask on the input grid (a margin of a few pixels included).
     """
-    img = np.asarray(pixels, np.float32)
-    kernel = np.ones((3, 3), np.uint8)
-    flat = (cv2.dilate(img, kernel) - cv2.erode(img, kernel)) == 0
+    flat = _zero_local_range(np.asarray(pixels, np.float32))
     if not flat.any():
         return flat
-    labels, n = ndi.label(flat)
+    labels, n = label_components(flat)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     keep = sizes >= _OVERLAY_MIN_PIXELS
     keep[0] = False
@@ -362,7 +387,7 @@ def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.nda
         body = valid & (smooth > level + max(_AIR_MARGIN_SIGMA * spread, _AIR_MARGIN_FRACTION * gap))
     # opening by reconstruction: parts that survive an opening (not text
     # strokes) are kept whole, so the thin skin edge is not eroded
-    opened = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_OPEN, _disk(_BODY_OPENING_MM / spacing_mm)).astype(bool)
+    opened = dilate(erode(body, _BODY_OPENING_MM / spacing_mm), _BODY_OPENING_MM / spacing_mm)
     # a thin bright strip along a collimation edge (penumbra) is no tissue
     # even where it touches the limb
     near_field_edge = _distance_to(valid) <= _FIELD_EDGE_STRIP_MM / spacing_mm
@@ -382,7 +407,7 @@ def _fill_enclosed(body: np.ndarray, air: np.ndarray) -> np.ndarray:
     A hole that contains air reaching the field edge is not inside the
     patient, even when a strip along the collimation edge closes it off.
     """
-    holes = ndi.binary_fill_holes(body) & ~body
+    holes = fill_holes(body) & ~body
     if not (holes & air).any():
         return body | holes
     labels, n = ndi.label(holes)
@@ -421,13 +446,22 @@ def find_metal(
 
 
 def _component_stats(
-    labels: np.ndarray, n: int, excess: np.ndarray, spacing_mm: float, outside: np.ndarray | None = None
+    labels: np.ndarray,
+    n: int,
+    excess: np.ndarray,
+    spacing_mm: float,
+    min_width_mm: float,
+    outside: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
-    """Per-component size, width, cortex ratio, solidity and elongation (index 1..n)."""
-    idx = np.arange(1, n + 1)
+    """Per-component size, width, cortex ratio, solidity and elongation (index 1..n).
+
+    Solidity (a convex hull per component) is computed only for components at
+    least ``min_width_mm`` wide, the only ones that can be bone; NaN elsewhere.
+    A component touching ``outside`` (collimation) counts as touching the border.
+    """
     inside = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
     area = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(float)
-    width = 2.0 * np.asarray(ndi.maximum(inside, labels, idx), float)
+    width = 2.0 * np.asarray(label_max(inside, labels, n), float)
     rim_px, core_px = _CORTEX_RIM_MM / spacing_mm, _CORTEX_CORE_MM / spacing_mm
     rim = (inside > 0) & (inside <= rim_px)
     core = inside >= core_px
@@ -437,12 +471,11 @@ def _component_stats(
     core_n = np.bincount(labels[core], minlength=n + 1)[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         cortex = np.where(core_n > 0, (rim_sum / np.maximum(rim_n, 1)) / np.maximum(core_sum / np.maximum(core_n, 1), 1e-9), 0.0)
-    props = regionprops_table(labels, properties=("label", "solidity", "axis_major_length", "axis_minor_length", "orientation"))
-    order = np.argsort(props["label"])
-    solidity = np.asarray(props["solidity"])[order]
-    major = np.asarray(props["axis_major_length"])[order]
-    minor = np.asarray(props["axis_minor_length"])[order]
-    orientation = np.asarray(props["orientation"])[order]
+    moments = label_moments(labels, n)
+    solidity = label_solidity(labels, width * spacing_mm >= min_width_mm, ndi.find_objects(labels, n))
+    major = moments["axis_major_length"]
+    minor = moments["axis_minor_length"]
+    orientation = moments["orientation"]
     touches = np.zeros(n, bool)
     touches[_edge_labels(labels, outside) - 1] = True
     return {
@@ -453,7 +486,7 @@ def _component_stats(
         "elongation": major / np.maximum(minor, 1.0),
         "orientation": orientation,
         "touches_border": touches,
-        "label": idx,
+        "label": np.arange(1, n + 1),
     }
 
 
@@ -465,13 +498,14 @@ def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, ma
     is narrow (a finger), such a disk does not fit and would leave the whole
     finger as "dense"; there a disk just wider than a phalanx is used, which
     does fit beside the bone.  The two floors are blended by the local body
-    half-width.  Computed on a coarse grid (the floor is smooth).
+    half-width.  Floors and half-width are computed on a coarse grid (they
+    are smooth).
     """
     factor = max(1, int(_FLOOR_GRID_MM / spacing_mm))
     wide = region_opening(
         image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True
     )
-    halfwidth_mm = cv2.dilate(_distance_to(body), _disk(_HALFWIDTH_WINDOW_MM / spacing_mm)) * spacing_mm
+    halfwidth_mm = grey_dilate(_distance_to(body), _HALFWIDTH_WINDOW_MM / spacing_mm, grid_factor=factor) * spacing_mm
     narrow_weight = np.clip((_NARROW_BODY_MM - halfwidth_mm) / _NARROW_BLEND_MM + 0.5, 0.0, 1.0)
     if not (narrow_weight > 0).any():
         return wide
@@ -527,7 +561,7 @@ def _edge_supported_levels(smooth: np.ndarray, body: np.ndarray, threshold: floa
     min_area_px = _LEVEL_MIN_AREA_MM2 / spacing_mm**2
     for fraction in _LEVEL_FRACTIONS:
         level = fraction * threshold
-        labels, n = ndi.label(body & (smooth > level))
+        labels, n = label_components(body & (smooth > level))
         if n == 0:
             continue
         region = labels > 0
@@ -563,17 +597,17 @@ def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -
     bones (a foramen, the space between two long bones) stays out.
     """
     padded = np.pad(dense, 1, constant_values=True)
-    holes = ndi.binary_fill_holes(padded)[1:-1, 1:-1] & ~dense
-    labels, n = ndi.label(holes)
+    holes = fill_holes(padded)[1:-1, 1:-1] & ~dense
+    labels, n = label_components(holes)
     if n == 0:
         return dense
     med = np.zeros(n + 1)
-    med[1:] = ndi.median(excess, labels, np.arange(1, n + 1))
-    inner = ndi.binary_fill_holes(dense) & ~dense
+    med[1:] = label_median(excess, labels, n)
+    inner = fill_holes(dense) & ~dense
     # a truly enclosed hole (medulla) needs only be positive; an edge-closed
     # one must be denser
     enclosed = np.zeros(n + 1, bool)
-    enclosed[np.unique(labels[inner])] = True
+    enclosed[labels[inner]] = True
     accept = np.where(enclosed, med > min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
     accept[0] = False
     return dense | accept[labels]
@@ -663,7 +697,7 @@ def _bone_over_floor(
     labels, n = ndi.label(dense)
     if n == 0:
         return np.zeros(image.shape, bool), excess, threshold
-    st = _component_stats(labels, n, excess, spacing_mm, outside)
+    st = _component_stats(labels, n, excess, spacing_mm, cfg.min_bone_width_mm, outside)
     wide = st["width_mm"] >= cfg.min_bone_width_mm
     big = wide & (st["area_mm2"] >= cfg.min_bone_area_mm2)
     # a small round bone (sesamoid) has a cortex; a round deposit is solid
@@ -685,7 +719,7 @@ def _bone_over_floor(
         near = dilate(bone, _BONE_GROW_MM / spacing_mm) & body & (smooth > _BONE_GROW_FRACTION * threshold)
         grown, m = ndi.label(bone | near)
         attached = np.zeros(m + 1, bool)
-        attached[np.unique(grown[bone])] = True
+        attached[grown[bone]] = True
         attached[0] = False
         bone = attached[grown]
     return bone, excess, threshold
@@ -704,34 +738,61 @@ def _faint_bands(
     labels, n = ndi.label(region & (smooth > threshold))
     if n == 0:
         return np.zeros(region.shape, bool)
-    props = regionprops_table(labels, properties=("label", "axis_major_length", "axis_minor_length"))
+    moments = label_moments(labels, n)
     inside = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
     keep = np.zeros(n + 1, bool)
-    lab = np.asarray(props["label"])
-    width = 2.0 * np.asarray(ndi.maximum(inside, labels, lab), float) * spacing_mm
-    length = np.asarray(props["axis_major_length"]) * spacing_mm
-    elongation = length / np.maximum(np.asarray(props["axis_minor_length"]) * spacing_mm, spacing_mm)
+    lab = np.arange(1, n + 1)
+    width = 2.0 * np.asarray(label_max(inside, labels, n), float) * spacing_mm
+    length = moments["axis_major_length"] * spacing_mm
+    elongation = length / np.maximum(moments["axis_minor_length"] * spacing_mm, spacing_mm)
     touches = np.isin(lab, _edge_labels(labels, outside))
-    depth = np.asarray(ndi.mean(_distance_to(region), labels, lab), float) * spacing_mm
-    # a band stands out of its surroundings (a rib above the chest wall); a
-    # thick stretch of soft tissue does not
-    ring_labels = cv2.dilate(labels.astype(np.float32), _disk(_FAINT_RING_MM / spacing_mm)).astype(np.int32)
-    ring_labels[labels > 0] = 0
-    ring_labels[~region] = 0
-    inside_mean = np.asarray(ndi.mean(smooth, labels, lab), float)
-    with np.errstate(invalid="ignore", divide="ignore"):  # a band with no ring: inf
-        ring_mean = np.nan_to_num(np.asarray(ndi.mean(smooth, ring_labels, lab), float), nan=np.inf)
-    stands_out = ring_mean <= _FAINT_RING_RATIO * inside_mean
-    stepped = _steep_outline_fraction(labels, n, smooth, region, threshold, spacing_mm)[lab - 1] >= _BONE_MIN_STEEP_OUTLINE
-    keep[lab] = (
-        stands_out
-        & stepped
+    depth = label_mean(_distance_to(region), labels, n) * spacing_mm
+    stepped = _steep_outline_fraction(labels, n, smooth, region, threshold, spacing_mm) >= _BONE_MIN_STEEP_OUTLINE
+    candidate = (
+        stepped
         & (width >= cfg.min_bone_width_mm)
         & (length >= _FAINT_BONE_MIN_LENGTH_MM)
         & ((elongation >= _FAINT_BONE_MIN_ELONGATION) | touches)
         & (depth >= _FAINT_BONE_MIN_DEPTH_MM)
     )
+    if not candidate.any():
+        return np.zeros(region.shape, bool)
+    # a band stands out of its surroundings (a rib above the chest wall); a
+    # thick stretch of soft tissue does not
+    inside_mean = label_mean(smooth, labels, n)
+    ring_mean = _ring_means(smooth, labels, region, candidate, _disk(_FAINT_RING_MM / spacing_mm))
+    keep[lab] = candidate & (ring_mean <= _FAINT_RING_RATIO * inside_mean)
     return keep[labels]
+
+
+def _ring_means(
+    values: np.ndarray, labels: np.ndarray, region: np.ndarray, which: np.ndarray, kernel: np.ndarray
+) -> np.ndarray:
+    """Mean of ``values`` over each chosen label's ring (inf where it has none).
+
+    The ring of label k is where a grey dilation of the label image by
+    ``kernel`` gives k, outside every label and inside ``region``.  Each
+    chosen label's dilation is done on its bounding box grown by twice the
+    kernel's reach, which gives the same ring as dilating the whole image.
+    """
+    reach = kernel.shape[0] // 2
+    out = np.full(len(which), np.inf)
+    slices = ndi.find_objects(labels, len(which))
+    h, w = labels.shape
+    for i in np.flatnonzero(which):
+        rs, cs = slices[i]
+        box = (
+            slice(max(rs.start - 2 * reach, 0), min(rs.stop + 2 * reach, h)),
+            slice(max(cs.start - 2 * reach, 0), min(cs.stop + 2 * reach, w)),
+        )
+        crop = labels[box]
+        grown = cv2.dilate(crop.astype(np.float32), kernel).astype(np.int32)
+        ring = (grown == i + 1) & (crop == 0) & region[box]
+        if ring.any():
+            # sequential float64 sum in raster order, as scipy.ndimage.mean
+            total = np.bincount(np.zeros(int(ring.sum()), np.intp), weights=values[box][ring])[0]
+            out[i] = total / ring.sum()
+    return out
 
 
 def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -752,14 +813,16 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     half_gap = 0.5 * cfg.joint_gap_max_mm / spacing_mm
     gap = np.zeros(bone.shape, bool)
     if n >= 2:
-        dist, (ri, ci) = ndi.distance_transform_edt(bone_labels == 0, return_indices=True)
+        ri, ci = ndi.distance_transform_edt(bone_labels == 0, return_distances=False, return_indices=True)
         nearest = bone_labels[ri, ci]
         boundary = np.zeros(bone.shape, bool)
         boundary[:-1] |= nearest[:-1] != nearest[1:]
         boundary[:, :-1] |= nearest[:, :-1] != nearest[:, 1:]
-        gap |= boundary & (dist <= half_gap) & (bone_labels == 0)
+        rr, cc = np.nonzero(boundary & (bone_labels == 0))
+        near = feature_distance(ri, ci, rr, cc) <= half_gap  # distances on the boundary only
+        gap[rr[near], cc[near]] = True
     if n >= 1:
-        closed = cv2.morphologyEx(bone.astype(np.uint8), cv2.MORPH_CLOSE, _disk(half_gap)).astype(bool)
+        closed = erode(dilate(bone, half_gap), half_gap)
         cleft = closed & ~bone
         # a cleft is narrow: drop the fills of shallow concavities (thin slivers)
         gap |= cleft & (_distance_to(~cleft | bone) >= _CLEFT_MIN_DEPTH_MM / spacing_mm) if cleft.any() else cleft
@@ -774,8 +837,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
 def _orientations(bone_labels: np.ndarray, n: int) -> np.ndarray:
     orient = np.zeros(n + 1)
     if n:
-        props = regionprops_table(bone_labels, properties=("label", "orientation"))
-        orient[np.asarray(props["label"])] = props["orientation"]
+        orient[1:] = label_moments(bone_labels, n)["orientation"]
     return orient
 
 

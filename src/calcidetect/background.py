@@ -10,7 +10,7 @@ import numpy as np
 
 import cv2
 
-from .filters import disk, gaussian, normalized_gaussian
+from .filters import gaussian, grey_morphology, normalized_gaussian, normalized_gaussian_coarse
 
 __all__ = ["region_opening", "noise_sigma", "local_noise_sigma", "MAD_TO_SIGMA"]
 
@@ -43,17 +43,20 @@ def noise_sigma(image: np.ndarray, region: np.ndarray, scale_px: float) -> float
 
 
 def local_noise_sigma(
-    response: np.ndarray, region: np.ndarray, global_sigma: float, sigma_px: float
+    response: np.ndarray, region: np.ndarray, global_sigma: float, sigma_px: float, *, coarse: bool = True
 ) -> np.ndarray:
     """A smooth map of the noise sigma of ``response`` (e.g. a filtered residual).
 
     Root-mean-square of the response over ``region`` in a Gaussian window,
     with values beyond 3 global sigmas clipped so that foci do not inflate it;
-    floored at half the global sigma.
+    floored at half the global sigma.  With ``coarse`` (the default) the map,
+    smooth over ``sigma_px`` anyway, is computed on its pyramid level; without
+    it at full resolution (exact near the image border).
     """
     clipped = np.clip(response, -3 * global_sigma, 3 * global_sigma)
     weight = region.astype(np.float32)
-    rms = np.sqrt(normalized_gaussian(clipped * clipped, weight, sigma_px))
+    smooth_mean = normalized_gaussian_coarse if coarse else normalized_gaussian
+    rms = np.sqrt(smooth_mean(clipped * clipped, weight, sigma_px))
     return np.maximum(rms, 0.5 * global_sigma).astype(np.float32)
 
 
@@ -103,9 +106,8 @@ def region_opening(
     if not small_region.any():
         return np.full(image.shape, float(np.median(image)), np.float32)
     hi, lo = float(small[small_region].max()), float(small[small_region].min())
-    kernel = disk(radius)
-    eroded = cv2.erode(np.where(small_region, small, hi).astype(np.float32), kernel, borderType=cv2.BORDER_REPLICATE)
-    floor = cv2.dilate(np.where(small_region, eroded, lo).astype(np.float32), kernel, borderType=cv2.BORDER_REPLICATE)
+    eroded = grey_morphology(np.where(small_region, small, hi).astype(np.float32), radius, "erode", cv2.BORDER_REPLICATE)
+    floor = grey_morphology(np.where(small_region, eroded, lo).astype(np.float32), radius, "dilate", cv2.BORDER_REPLICATE)
     if smooth:
         smoothed = normalized_gaussian(floor, small_region.astype(np.float32), 0.5 * radius)
         # on the steep slope at the skin a smoothed floor leans on the deeper,

@@ -1,8 +1,8 @@
 """Stage 4: features of every focus, in physical units, from one labelled pass.
 
-All measurements are vectorised over foci (``np.bincount``, ``scipy.ndimage``
-label statistics, :func:`skimage.measure.regionprops_table`); no per-focus
-full-image work.
+All measurements are vectorised over foci (``np.bincount`` label statistics
+from :mod:`calcidetect.labelstats`); per-focus work (convex hull, thickness)
+stays on the focus's bounding box.
 """
 
 from __future__ import annotations
@@ -10,10 +10,11 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
-from skimage.measure import regionprops_table
 
 from .anatomy import Anatomy
 from .config import Config
+from .filters import feature_distance
+from .labelstats import label_max, label_mean, label_min, label_moments, label_solidity
 from .segment import Segmentation
 
 __all__ = ["FEATURE_NAMES", "measure_foci"]
@@ -41,6 +42,36 @@ FEATURE_NAMES = (
 _FAR_MM = 1000.0
 
 
+def _max_inside_distance(labels: np.ndarray, slices: list) -> np.ndarray:
+    """Largest Euclidean distance (px) from each focus's pixels to the outside.
+
+    Foci are never 8-adjacent, so the nearest pixel outside a focus is
+    background: the distance transform of each focus alone on its bounding
+    box (plus a one-pixel ring) equals that of all foci on the whole image.
+    """
+    h, w = labels.shape
+    out = np.zeros(len(slices))
+    for i, (rs, cs) in enumerate(slices):
+        box = (slice(max(rs.start - 1, 0), min(rs.stop + 1, h)), slice(max(cs.start - 1, 0), min(cs.stop + 1, w)))
+        out[i] = ndi.distance_transform_edt(labels[box] == i + 1).max()
+    return out
+
+
+def _min_feature_distance(labels: np.ndarray, n: int, ri: np.ndarray, ci: np.ndarray) -> np.ndarray:
+    """Per focus, the smallest distance (px) from its pixels to their nearest feature pixel.
+
+    ``ri``, ``ci`` are a feature transform (nearest feature pixel of every
+    pixel); the distances are formed only on the foci, with the arithmetic of
+    ``scipy.ndimage.distance_transform_edt``, so they are the same numbers.
+    """
+    flat = labels.ravel()
+    where = np.flatnonzero(flat)
+    rows, cols = np.divmod(where, labels.shape[1])
+    out = np.full(n + 1, np.inf)
+    np.minimum.at(out, flat[where], feature_distance(ri, ci, rows, cols))
+    return out[1:]
+
+
 def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> dict[str, np.ndarray]:
     """Measure every focus of ``seg.labels``.
 
@@ -55,37 +86,33 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
     if n == 0:
         return {name: np.zeros(0) for name in ("label", "centroid_r", "centroid_c", "area_mm2", *FEATURE_NAMES)}
     idx = np.arange(1, n + 1)
-    props = regionprops_table(
-        labels,
-        properties=("label", "area", "centroid", "axis_major_length", "axis_minor_length", "solidity", "orientation"),
-    )
-    order = np.argsort(props["label"])
-    get = lambda k: np.asarray(props[k], float)[order]  # noqa: E731
-    area_px = get("area")
+    moments = label_moments(labels, n)
+    slices = ndi.find_objects(labels, n)
+    area_px = moments["area"]
     # a one-pixel-wide object has minor axis 0 in moments: add the pixel's own width
-    major = get("axis_major_length") + 1.0
-    minor = get("axis_minor_length") + 1.0
-    orientation = get("orientation")
-    cr, cc = get("centroid-0"), get("centroid-1")
-
-    inside = ndi.distance_transform_edt(labels > 0)
-    thickness = 2.0 * np.asarray(ndi.maximum(inside, labels, idx), float)
+    major = moments["axis_major_length"] + 1.0
+    minor = moments["axis_minor_length"] + 1.0
+    orientation = moments["orientation"]
+    cr, cc = moments["centroid_r"], moments["centroid_c"]
+    solidity = label_solidity(labels, np.ones(n, bool), slices)
+    thickness = 2.0 * _max_inside_distance(labels, slices)
 
     lob = seg.lobule_labels
-    pairs = np.unique(np.stack([labels[lob > 0], lob[lob > 0]]), axis=1)
-    lobule_count = np.bincount(pairs[0], minlength=n + 1)[1:].astype(float)
+    in_lobule = lob > 0
+    pairs = np.unique(labels[in_lobule].astype(np.int64) * (int(lob.max()) + 1) + lob[in_lobule])
+    lobule_count = np.bincount(pairs // (int(lob.max()) + 1), minlength=n + 1)[1:].astype(float)
 
     sig = seg.significance
-    contrast = np.asarray(ndi.maximum(sig, labels, idx), float)
-    mean_contrast = np.asarray(ndi.mean(sig, labels, idx), float)
-    peak_excess = np.asarray(ndi.maximum(seg.excess, labels, idx), float)
+    contrast = np.asarray(label_max(sig, labels, n), float)
+    mean_contrast = label_mean(sig, labels, n)
+    peak_excess = np.asarray(label_max(seg.excess, labels, n), float)
     bone_ref = float(np.percentile(seg.excess[anatomy.bone], 90)) if anatomy.bone.any() else np.nan
     # 0 when the image has no bone to compare with (never NaN in outputs)
     relative_density = peak_excess / bone_ref if np.isfinite(bone_ref) and bone_ref > 0 else np.zeros(n)
 
     if anatomy.bone.any():
-        bone_dist, (ri, ci) = ndi.distance_transform_edt(~anatomy.bone, return_indices=True)
-        dist_bone = np.asarray(ndi.minimum(bone_dist, labels, idx), float) * spacing_mm
+        ri, ci = ndi.distance_transform_edt(~anatomy.bone, return_distances=False, return_indices=True)
+        dist_bone = _min_feature_distance(labels, n, ri, ci) * spacing_mm
         r = np.clip(np.round(cr).astype(int), 0, labels.shape[0] - 1)
         c = np.clip(np.round(cc).astype(int), 0, labels.shape[1] - 1)
         # the nearest bone's edge runs across the line from the focus to its
@@ -99,8 +126,8 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
     else:
         dist_bone = np.full(n, _FAR_MM)
         angle = np.full(n, 90.0)
-    dist_joint = np.minimum(np.asarray(ndi.minimum(anatomy.joint_distance_px, labels, idx), float) * spacing_mm, _FAR_MM)
-    skin = np.asarray(ndi.mean(anatomy.skin_depth_px, labels, idx), float) * spacing_mm
+    dist_joint = np.minimum(np.asarray(label_min(anatomy.joint_distance_px, labels, n), float) * spacing_mm, _FAR_MM)
+    skin = label_mean(anatomy.skin_depth_px, labels, n) * spacing_mm
 
     centres = np.stack([cr, cc], axis=1) * spacing_mm
     tree = cKDTree(centres)
@@ -116,7 +143,7 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
         "minor_axis_mm": minor * spacing_mm,
         "thickness_mm": np.maximum(thickness, 1.0) * spacing_mm,
         "elongation": major / np.maximum(minor, 1.0),
-        "solidity": get("solidity"),
+        "solidity": solidity,
         "lobule_count": lobule_count,
         "contrast_sigma": contrast,
         "mean_contrast_sigma": mean_contrast,

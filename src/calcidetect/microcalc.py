@@ -165,7 +165,10 @@ def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, c
     values = tophat[region][::step]
     centre = float(np.median(values)) if values.size else 0.0
     global_sigma = _robust_sigma(values)
-    local = local_noise_sigma(tophat - centre, region, global_sigma, cfg.microcalc_noise_window_mm / spacing_mm)
+    # full resolution: micro-calcifications sit close to the excluded border
+    local = local_noise_sigma(
+        tophat - centre, region, global_sigma, cfg.microcalc_noise_window_mm / spacing_mm, coarse=False
+    )
     significance = ((tophat - centre) / local).astype(np.float32)
     significance[~region] = 0.0
 

@@ -51,7 +51,7 @@ def _to_radiograph(image, pixel_spacing_mm, cfg: Config) -> Radiograph:
             raise CalcidetectError(f"image of shape {image.shape} is too small to analyse")
         if not np.issubdtype(image.dtype, np.number) or np.iscomplexobj(image):
             raise CalcidetectError(f"detect expects a real numeric array, got dtype {image.dtype}")
-        pixels = image.astype(np.float32)
+        pixels = image.astype(np.float32, copy=False)  # detect never writes into its input
         if not np.isfinite(pixels).all():
             raise CalcidetectError("image contains NaN or infinite values")
         rad = Radiograph(pixels=pixels)
@@ -66,13 +66,55 @@ def _to_radiograph(image, pixel_spacing_mm, cfg: Config) -> Radiograph:
     return Radiograph(pixels=rad.pixels, pixel_spacing_mm=spacing, spacing_source=source, source=rad.source, meta=rad.meta)
 
 
-def _upsample_labels(labels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+def _nearest_index(n_in: int, n_work: int) -> np.ndarray:
+    """Working-grid row (or column) that each input row (or column) maps to."""
+    return np.minimum((np.arange(n_in) + 0.5) * n_work / n_in, n_work - 1).astype(np.intp)
+
+
+def _upsample_labels(labels: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Nearest-neighbour map of a working-grid label image onto the input grid."""
-    if labels.shape == shape:
+    if labels.shape == (rows.size, cols.size):
         return labels.astype(np.int32, copy=False)
-    rows = np.minimum((np.arange(shape[0]) + 0.5) * labels.shape[0] / shape[0], labels.shape[0] - 1).astype(np.intp)
-    cols = np.minimum((np.arange(shape[1]) + 0.5) * labels.shape[1] / shape[1], labels.shape[1] - 1).astype(np.intp)
     return labels[rows[:, None], cols[None, :]].astype(np.int32, copy=False)
+
+
+def _input_grid_geometry(
+    labels: np.ndarray, n: int, rows: np.ndarray, cols: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, list[tuple[int, int, int, int]]]:
+    """Area, centroid and box of each label once mapped to the input grid.
+
+    Computed on the working grid: a working pixel (i, j) becomes the block of
+    input rows mapping to i times input columns mapping to j, so areas and
+    coordinate sums are exact integer sums (the same numbers as
+    ``np.bincount`` and ``scipy.ndimage.center_of_mass`` on the upsampled
+    labels, without touching the input grid).
+
+    Returns
+    -------
+    area_px : ndarray of int64, shape (n,)
+    centroids : ndarray of float64, shape (n, 2)
+        (row, col) on the input grid.
+    boxes : list of (r0, c0, r1, c1), half-open
+    """
+    h, w = labels.shape
+    n_rows = np.bincount(rows, minlength=h)  # input rows per working row
+    n_cols = np.bincount(cols, minlength=w)
+    sum_rows = np.bincount(rows, weights=np.arange(rows.size), minlength=h)  # their index sums
+    sum_cols = np.bincount(cols, weights=np.arange(cols.size), minlength=w)
+    flat = labels.ravel()
+    where = np.flatnonzero(flat)
+    lab = flat[where]
+    i, j = np.divmod(where, w)
+    area = np.bincount(lab, weights=n_rows[i] * n_cols[j], minlength=n + 1)[1:]
+    centroid_r = np.bincount(lab, weights=sum_rows[i] * n_cols[j], minlength=n + 1)[1:] / area
+    centroid_c = np.bincount(lab, weights=n_rows[i] * sum_cols[j], minlength=n + 1)[1:] / area
+    boxes = []
+    for sl in ndi.find_objects(labels, max_label=n):
+        # rows/cols are non-decreasing: the input rows of working rows [a, b)
+        r0, r1 = np.searchsorted(rows, sl[0].start, "left"), np.searchsorted(rows, sl[0].stop - 1, "right")
+        c0, c1 = np.searchsorted(cols, sl[1].start, "left"), np.searchsorted(cols, sl[1].stop - 1, "right")
+        boxes.append((int(r0), int(c0), int(r1), int(c1)))
+    return area.astype(np.int64), np.stack([centroid_r, centroid_c], axis=1), boxes
 
 
 def detect(
@@ -125,8 +167,8 @@ def detect(
 
     t = time.perf_counter()
     overlays = find_flat_overlays(rad.pixels)
-    if overlays.any():
-        overlays = resize_to(overlays.astype(np.float32), pixels.shape) > 0
+    # to the working grid at once: no input-grid mask is kept alive
+    overlays = resize_to(overlays.astype(np.float32), pixels.shape) > 0 if overlays.any() else None
     anatomy, _ = find_anatomy(pixels, sp, cfg, overlays)
     timings["anatomy"] = time.perf_counter() - t
 
@@ -150,26 +192,22 @@ def detect(
 
     # back to the input grid: labels, centroids, boxes, areas
     t = time.perf_counter()
-    labels = _upsample_labels(seg.labels, work.input_shape)
+    rows = _nearest_index(work.input_shape[0], seg.labels.shape[0])
+    cols = _nearest_index(work.input_shape[1], seg.labels.shape[1])
+    labels = _upsample_labels(seg.labels, rows, cols)
     n = int(seg.labels.max())
     foci: list[Focus] = []
     if n:
-        idx = np.arange(1, n + 1)
-        area_px = np.bincount(labels.ravel(), minlength=n + 1)[1:]
-        centroids = ndi.center_of_mass(np.ones_like(labels, dtype=np.uint8), labels, idx)
-        slices = ndi.find_objects(labels, max_label=n)
+        area_px, centroids, boxes = _input_grid_geometry(seg.labels, n, rows, cols)
         pixel_area = spacing[0] * spacing[1]
         for i in range(n):
-            sl = slices[i]
-            if sl is None:  # pragma: no cover - upsampling keeps every label
-                continue
             foci.append(
                 Focus(
                     id=i + 1,
                     pattern=patterns[i],
                     scores={p: float(scores[p][i]) for p in PATTERNS},
                     centroid_rc=(float(centroids[i][0]), float(centroids[i][1])),
-                    bbox=(sl[0].start, sl[1].start, sl[0].stop, sl[1].stop),
+                    bbox=boxes[i],
                     area_px=int(area_px[i]),
                     area_mm2=float(area_px[i] * pixel_area),
                     features={name: float(feats[name][i]) for name in FEATURE_NAMES},

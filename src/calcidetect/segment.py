@@ -13,13 +13,12 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.filters import apply_hysteresis_threshold
-from skimage.measure import regionprops_table
 
 from .anatomy import Anatomy
 from .background import MAD_TO_SIGMA, local_noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, disk, gaussian
+from .filters import dilate, disk, fill_holes, gaussian, hysteresis_threshold, label_components
+from .labelstats import label_max, label_mean, label_moments, label_solidity
 
 __all__ = ["Segmentation", "segment"]
 
@@ -28,9 +27,10 @@ __all__ = ["Segmentation", "segment"]
 _DETECTION_SCALES_MM = (0.0, 0.6)
 #: Smoothing before the opening (a 0.3 mm dot survives it; noise is tamed).
 _FINE_SMOOTH_MM = 0.2
-#: Coarse channel: smoothing, and grid factor of its opening.
+#: Coarse channel: smoothing, and grid factor of its opening (at the default
+#: working spacing its grid matches the smoothing: nothing finer is left).
 _COARSE_SMOOTH_MM = 0.8
-_COARSE_GRID = 2
+_COARSE_GRID = 4
 #: A mass found by the coarse channel is compact.
 _MASS_MAX_ELONGATION = 4.0
 _MASS_MIN_SOLIDITY = 0.5
@@ -82,7 +82,7 @@ def _significance(response: np.ndarray, soft: np.ndarray, step: int, spacing_mm:
 
 
 def _drop_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_components(mask, 8)
     if n == 0:
         return mask
     areas = np.bincount(labels.ravel(), minlength=n + 1)
@@ -93,18 +93,15 @@ def _drop_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
 
 def _compact_blobs(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     """Components large enough and mass-like: not long strips of soft tissue."""
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_components(mask, 8)
     if n == 0:
         return mask
-    props = regionprops_table(labels, properties=("label", "area", "axis_major_length", "axis_minor_length", "solidity"))
-    lab = np.asarray(props["label"])
-    elongation = np.asarray(props["axis_major_length"]) / np.maximum(np.asarray(props["axis_minor_length"]), 1.0)
+    moments = label_moments(labels, n)
+    elongation = moments["axis_major_length"] / np.maximum(moments["axis_minor_length"], 1.0)
     keep = np.zeros(n + 1, bool)
-    keep[lab] = (
-        (np.asarray(props["area"]) >= min_area_px)
-        & (elongation <= _MASS_MAX_ELONGATION)
-        & (np.asarray(props["solidity"]) >= _MASS_MIN_SOLIDITY)
-    )
+    keep[1:] = (moments["area"] >= min_area_px) & (elongation <= _MASS_MAX_ELONGATION)
+    # the convex hull only for components that passed the cheaper tests
+    keep[1:] &= label_solidity(labels, keep[1:], ndi.find_objects(labels, n)) >= _MASS_MIN_SOLIDITY
     return keep[labels]
 
 
@@ -116,12 +113,12 @@ def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cf
     streaks run a few millimetres off the bone), so a candidate with most of
     its area within ``bone_hug_distance_mm`` of bone is bone, not calcium.
     """
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_components(mask, 8)
     if n == 0 or not bone.any():
         return mask
     near = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, 3) <= cfg.bone_hug_distance_mm / spacing_mm
     fraction = np.zeros(n + 1)
-    fraction[1:] = ndi.mean(near, labels, np.arange(1, n + 1))
+    fraction[1:] = label_mean(near, labels, n)
     keep = fraction < cfg.bone_hug_max_fraction
     keep[0] = False
     return keep[labels]
@@ -135,12 +132,11 @@ def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: fl
     Candidates of ``large_focus_min_area_mm2`` or more need a peak of
     ``large_focus_min_contrast_sigma``.
     """
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_components(mask, 8)
     if n == 0:
         return mask
-    idx = np.arange(1, n + 1)
     area_mm2 = np.bincount(labels.ravel(), minlength=n + 1)[1:] * spacing_mm**2
-    peak = np.asarray(ndi.maximum(significance, labels, idx), float)
+    peak = np.asarray(label_max(significance, labels, n), float)
     keep = np.zeros(n + 1, bool)
     keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak >= cfg.large_focus_min_contrast_sigma)
     return keep[labels]
@@ -189,13 +185,13 @@ def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) 
     is not part of it.  A threshold relative to each focus's peak puts the
     edge near the deposit's true border whatever its contrast; holes are filled.
     """
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_components(mask, 8)
     if n == 0:
         return mask
     peak = np.zeros(n + 1, np.float32)
-    peak[1:] = ndi.maximum(fine_excess, labels, np.arange(1, n + 1))
+    peak[1:] = label_max(fine_excess, labels, n)
     trimmed = mask & (fine_excess >= relative * peak[labels])
-    return ndi.binary_fill_holes(trimmed)
+    return fill_holes(trimmed)
 
 
 def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> Segmentation:
@@ -228,7 +224,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
         response = gaussian(excess, scale_mm / spacing_mm) if scale_mm > 0 else excess
         np.maximum(significance, _significance(response, soft, step, spacing_mm), out=significance)
     significance[~soft] = 0.0
-    mask = apply_hysteresis_threshold(significance, cfg.low_threshold_sigma, cfg.high_threshold_sigma)
+    mask = hysteresis_threshold(significance, cfg.low_threshold_sigma, cfg.high_threshold_sigma)
     mask = _trim_to_extent(mask, excess, cfg.relative_extent)
 
     # coarse channel: masses wider than the fine opening, bones kept out
@@ -241,14 +237,14 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     # smooth enough to beat the (tiny) noise of a heavily smoothed image
     coarse_sig = (coarse_excess - float(np.median(coarse_excess[soft][::step]))) / anatomy.noise
     coarse_sig[~soft] = 0.0
-    coarse_mask = apply_hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
+    coarse_mask = hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
     coarse_mask = _compact_blobs(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
     coarse_mask = _trim_to_extent(coarse_mask, coarse_excess, cfg.relative_extent)
     # a mass also shows in the fine channel (its rim, its lobules); a broad
     # swell of soft tissue does not: keep coarse regions holding a fine one
-    coarse_labels, m = ndi.label(coarse_mask, structure=np.ones((3, 3), bool))
+    coarse_labels, m = label_components(coarse_mask, 8)
     confirmed = np.zeros(m + 1, bool)
-    confirmed[np.unique(coarse_labels[mask])] = True
+    confirmed[coarse_labels[mask]] = True
     confirmed[0] = False
     mask |= confirmed[coarse_labels]
     significance = np.maximum(significance, coarse_sig)
@@ -265,10 +261,11 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     if n:
         grouped, _ = ndi.label(dilate(lobules > 0, 0.5 * cfg.lobule_group_distance_mm / spacing_mm))
         labels = np.where(lobules > 0, grouped, 0)
-        # renumber 1..m
-        uniq, inv = np.unique(labels, return_inverse=True)
-        labels = inv.reshape(labels.shape).astype(np.int32)
-        if uniq[0] != 0:
+        # renumber 1..m: each value's rank among those present (np.unique's
+        # inverse, in linear time)
+        present = np.bincount(labels.ravel()) > 0
+        labels = (np.cumsum(present) - 1).astype(np.int32)[labels]
+        if not present[0]:
             labels += 1
     else:
         labels = np.zeros(image.shape, np.int32)
