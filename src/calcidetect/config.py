@@ -59,8 +59,10 @@ class Config:
     body_high_percentile: float = 99.5
 
     # -- anatomy ---------------------------------------------------------
-    #: Foci are not looked for this close to a collimation edge.
+    #: Foci are not looked for this close to a collimation edge ...
     field_edge_margin_mm: float = 3.0
+    #: ... nor this close to the image border.
+    image_border_margin_mm: float = 1.0
     #: Metal: excess density above this multiple of bone cortex's density.
     metal_min_relative_density: float = 1.8
     #: Widest bone expected (an adult femur); wider dense areas are tissue.

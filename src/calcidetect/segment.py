@@ -213,6 +213,11 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     """
     excluded = dilate(anatomy.bone, cfg.bone_margin_mm / spacing_mm) | anatomy.metal
     soft = anatomy.body & ~excluded & (anatomy.field_edge_px > cfg.field_edge_margin_mm / spacing_mm)
+    # filters are unreliable within their reach of the image border
+    border = int(np.ceil(cfg.image_border_margin_mm / spacing_mm))
+    if border:
+        soft[:border] = soft[-border:] = False
+        soft[:, :border] = soft[:, -border:] = False
     # bones take part in the opening (their flanks are slopes it keeps), metal not
     fine = gaussian(image, _FINE_SMOOTH_MM / spacing_mm)
     floor = region_opening(fine, anatomy.body & ~anatomy.metal, cfg.background_radius_mm / spacing_mm, smooth=True)
