@@ -98,3 +98,16 @@ def test_a_speck_on_tissue_as_dense_as_bone_is_dropped_and_one_in_soft_tissue_ke
     # without any bone in the image there is no reference: nothing is dropped
     kept = _drop_specks_on_dense_tissue(mask, _anatomy_for(shape, dense, np.zeros(shape, bool), 10.0), SPACING_MM, Config())
     assert (kept == mask).all()
+
+
+def test_a_wide_penumbra_ramp_along_the_collimation_edge_and_a_marker_on_it_are_not_body():
+    img, rng = limb(shape=(400, 400), width_px=180)  # limb centred, air on both sides
+    img[:, 370:] = 400.0  # collimation on the right
+    ramp = np.linspace(10.0, 200.0, 40)  # a 8 mm penumbra ramp into it
+    img[:, 330:370] = np.maximum(img[:, 330:370], ramp[None, :])
+    img[200:240, 320:340] = 250.0  # a lead letter resting on the ramp
+    img = finish(img, rng)
+    valid = ~find_collimation(img, SPACING_MM)
+    body = find_body(img, valid, SPACING_MM)
+    assert not body[:, 320:370].any()
+    assert body[100:300, 180:220].mean() > 0.95

@@ -69,6 +69,10 @@ _MIN_CLASS_FRACTION = 0.05
 _BODY_OPENING_MM = 1.5
 #: Band along a collimation edge where bright pixels must survive that opening.
 _FIELD_EDGE_STRIP_MM = 3.0
+#: A body part with at least this fraction of its area within this distance
+#: of a collimation edge is the edge's penumbra, not anatomy.
+_PENUMBRA_BAND_MM = 12.0
+_PENUMBRA_PART_FRACTION = 0.9
 #: Body parts smaller than this are labels or markers, not anatomy.
 _MIN_BODY_PART_MM2 = 400.0
 #: Densest soft-tissue excess: this percentile of the excess inside the body.
@@ -305,7 +309,9 @@ def _air_level(
     below = sample[sample < thresholds[0]]
     if below.size > 16 and below.min() < below.max():
         thresholds.append(threshold_otsu(below))
-    near_field_edge = _distance_to(valid) <= max(_FIELD_EDGE_STRIP_MM / spacing_mm, 1.0)
+    field_edge_px = _distance_to(valid)
+    near_field_edge = field_edge_px <= max(_FIELD_EDGE_STRIP_MM / spacing_mm, 1.0)
+    outside_penumbra = field_edge_px > _PENUMBRA_BAND_MM / spacing_mm
     for t in thresholds:
         low = valid & (smooth < t)
         labels, n = ndi.label(low)
@@ -323,8 +329,12 @@ def _air_level(
         tissue = valid & ~low
         if air.sum() < _MIN_CLASS_FRACTION * valid.sum() or tissue.sum() < _MIN_CLASS_FRACTION * valid.sum():
             continue
-        level = normalized_gaussian(smooth, air.astype(np.float32), _AIR_LEVEL_SCALE_MM / spacing_mm)
-        resid = (smooth - level)[air][::step]
+        # a collimator's penumbra ramp is no guide to the air's level
+        reference = air & outside_penumbra
+        if reference.sum() < _MIN_CLASS_FRACTION * valid.sum():
+            reference = air
+        level = normalized_gaussian(smooth, reference.astype(np.float32), _AIR_LEVEL_SCALE_MM / spacing_mm)
+        resid = (smooth - level)[reference][::step]
         spread = max(MAD_TO_SIGMA * float(np.median(np.abs(resid - np.median(resid)))), 1e-6)
         gap = float(np.median((smooth - level)[tissue][::step]))
         if gap > _AIR_SEPARATION * spread:
@@ -397,7 +407,15 @@ def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.nda
         areas = np.bincount(labels[opened], minlength=n + 1)
         areas[0] = 0
         min_area = max(_MIN_BODY_PART_MM2 / spacing_mm**2, 0.05 * areas.max())
-        body = (areas >= min_area)[labels]
+        keep = areas >= min_area
+        # a part lying wholly along a collimation edge is its penumbra (or a
+        # marker resting on it), not anatomy
+        edge_band = _distance_to(valid) <= _PENUMBRA_BAND_MM / spacing_mm
+        in_band = np.bincount(labels[edge_band], minlength=n + 1)
+        total = np.bincount(labels.ravel(), minlength=n + 1)
+        keep &= in_band < _PENUMBRA_PART_FRACTION * total
+        keep[0] = False
+        body = keep[labels]
     return _fill_enclosed(body, air) & valid
 
 
