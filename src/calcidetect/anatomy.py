@@ -131,8 +131,8 @@ _BONE_MIN_STEEP_OUTLINE = 0.4
 _CORTEX_PERCENTILE = 95.0
 #: Metal is brighter than this percentile of the image inside bone.
 _BRIGHTEST_BONE_PERCENTILE = 99.5
-#: Margin around metal (streaks and blur).
-_METAL_MARGIN_MM = 1.0
+#: Margin around metal: its blur and the edge-enhancement halo beside it.
+_METAL_MARGIN_MM = 2.5
 #: A joint cleft is at least this deep (mm from its own edge).
 _CLEFT_MIN_DEPTH_MM = 0.4
 #: Faint bones (ribs, plates) pass at this fraction of the bone threshold
