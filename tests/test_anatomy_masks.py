@@ -111,3 +111,16 @@ def test_a_wide_penumbra_ramp_along_the_collimation_edge_and_a_marker_on_it_are_
     body = find_body(img, valid, SPACING_MM)
     assert not body[:, 320:370].any()
     assert body[100:300, 180:220].mean() > 0.95
+
+
+def test_a_metal_plate_on_a_bone_does_not_hide_the_bones():
+    img, rng = limb(shape=(600, 500), width_px=420)
+    img = add_tube(img, 150, 210, 0, 600)
+    img = add_tube(img, 290, 350, 0, 600)
+    img[100:500, 290:320] += 250.0  # a plate screwed onto the second bone, far denser than bone
+    img = finish(img, rng)
+    anatomy, _ = find_anatomy(img, SPACING_MM, Config())
+    # both bones are bone along their length, away from the plate
+    assert anatomy.bone[50:550, 165:195].mean() > 0.9
+    assert anatomy.bone[520:590, 305:335].mean() > 0.9
+    assert anatomy.bone[50:550, 40:120].mean() < 0.02

@@ -77,6 +77,10 @@ _PENUMBRA_PART_FRACTION = 0.9
 _MIN_BODY_PART_MM2 = 400.0
 #: Densest soft-tissue excess: this percentile of the excess inside the body.
 _BONE_CONTRAST_PERCENTILE = 97.0
+#: When Otsu's split of the excess clipped at the contrast percentile is this
+#: many times the split clipped at the lower percentile, the top is metal.
+_BONE_LOWER_CLIP_PERCENTILE = 90.0
+_METAL_DOMINANCE_RATIO = 3.0
 #: No bone when the densest excess is below this many noise sigmas.
 _MIN_BONE_CONTRAST_SIGMA = 12.0
 #: ... read at this percentile (a small bone still reaches it)
@@ -699,7 +703,14 @@ def _bone_over_floor(
         return np.zeros(image.shape, bool), excess, np.inf
     smooth = gaussian(excess, _BONE_SMOOTH_MM / spacing_mm)
     step = max(1, values.size // 200_000)
-    threshold = float(threshold_otsu(np.clip(smooth[body][::step], 0, contrast)))
+    sample = smooth[body][::step]
+    threshold = float(threshold_otsu(np.clip(sample, 0, contrast)))
+    # a small population far denser than everything else (a metal plate or
+    # prosthesis filling the top percentiles) must not set the split between
+    # bone and soft tissue: split below it instead
+    below_top = float(threshold_otsu(np.clip(sample, 0, np.percentile(values, _BONE_LOWER_CLIP_PERCENTILE))))
+    if threshold > _METAL_DOMINANCE_RATIO * below_top:
+        threshold = below_top
     # bone stands clear of the soft tissue's texture and noise (where bone is
     # faint and sparse, Otsu's split can fall into that texture)
     threshold = max(threshold, _BONE_MIN_THRESHOLD_SIGMA * noise)
