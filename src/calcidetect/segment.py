@@ -18,7 +18,7 @@ from .anatomy import Anatomy
 from .background import MAD_TO_SIGMA, local_noise_sigma, region_opening
 from .config import Config
 from .filters import dilate, disk, fill_holes, gaussian, hysteresis_threshold, label_components
-from .labelstats import label_max, label_mean, label_moments, label_solidity
+from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Segmentation", "segment"]
 
@@ -167,14 +167,9 @@ def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm:
     ring_labels = cv2.dilate(speck_labels, disk(cfg.dense_surround_ring_mm / spacing_mm)).astype(np.int32)
     near = dilate(speck_labels > 0, _SPECK_RING_GAP_MM / spacing_mm)
     ring = (ring_labels > 0) & ~near & anatomy.body & ~anatomy.bone
-    idx = np.flatnonzero(small)
     ring_median = np.full(n + 1, -np.inf)
-    counts = np.bincount(ring_labels[ring], minlength=n + 1)
-    has_ring = idx[counts[idx] > 0]
-    if has_ring.size:
-        ring_median[has_ring] = ndi.median(anatomy.dense_excess, np.where(ring, ring_labels, 0), has_ring)
-    on_dense = ring_median > cfg.dense_surround_max_fraction * anatomy.bone_threshold
-    on_dense[0] = False
+    ring_median[1:] = np.nan_to_num(label_median(anatomy.dense_excess, np.where(ring, ring_labels, 0), n), nan=-np.inf)
+    on_dense = small & (ring_median > cfg.dense_surround_max_fraction * anatomy.bone_threshold)
     return mask & ~on_dense[labels]
 
 
