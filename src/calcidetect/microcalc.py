@@ -40,8 +40,8 @@ from skimage.measure import regionprops_table
 from .anatomy import Anatomy
 from .background import MAD_TO_SIGMA, local_noise_sigma, region_opening
 from .config import Config
-from .filters import dilate, gaussian
-from .segment import Segmentation, _trim_to_extent
+from .filters import gaussian
+from .segment import Segmentation, _trim_to_extent, group_lobules
 
 __all__ = ["find_breast", "segment_microcalcs"]
 
@@ -190,16 +190,8 @@ def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, c
             & ((elongation < cfg.microcalc_strand_min_elongation) | (peak >= cfg.microcalc_strand_min_contrast_sigma))
         )
         lobules, n = ndi.label(keep[lobules], structure=np.ones((3, 3), bool))
-    if n:
-        grouped, _ = ndi.label(dilate(lobules > 0, 0.5 * cfg.lobule_group_distance_mm / spacing_mm))
-        uniq, inv = np.unique(np.where(lobules > 0, grouped, 0), return_inverse=True)
-        labels = inv.reshape(lobules.shape).astype(np.int32)
-        if uniq[0] != 0:  # pragma: no cover - background is always present
-            labels += 1
-    else:
-        labels = np.zeros(image.shape, np.int32)
     return Segmentation(
-        labels=labels,
+        labels=group_lobules(lobules, n, spacing_mm, cfg),
         lobule_labels=lobules.astype(np.int32),
         significance=significance,
         excess=tophat,

@@ -20,7 +20,7 @@ from .config import Config
 from .filters import dilate, disk, fill_holes, gaussian, hysteresis_threshold, label_components
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
-__all__ = ["Segmentation", "segment"]
+__all__ = ["Segmentation", "segment", "group_lobules"]
 
 #: Detection scales (Gaussian sigma, mm): matched to a 0.3-2 mm dot and to
 #: plaques / masses.
@@ -258,21 +258,40 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
         keep = areas * spacing_mm**2 >= cfg.min_area_mm2
         keep[0] = False
         lobules, n = ndi.label(keep[lobules], structure=np.ones((3, 3), bool))
-    if n:
-        grouped, _ = ndi.label(dilate(lobules > 0, 0.5 * cfg.lobule_group_distance_mm / spacing_mm))
-        labels = np.where(lobules > 0, grouped, 0)
-        # renumber 1..m: each value's rank among those present (np.unique's
-        # inverse, in linear time)
-        present = np.bincount(labels.ravel()) > 0
-        labels = (np.cumsum(present) - 1).astype(np.int32)[labels]
-        if not present[0]:
-            labels += 1
-    else:
-        labels = np.zeros(image.shape, np.int32)
     return Segmentation(
-        labels=labels,
+        labels=group_lobules(lobules, n, spacing_mm, cfg),
         lobule_labels=lobules.astype(np.int32),
         significance=significance,
         excess=excess,
         noise=anatomy.noise,
     )
+
+
+def group_lobules(lobules: np.ndarray, n: int, spacing_mm: float, cfg: Config) -> np.ndarray:
+    """Foci from lobules: lobules closer than ``lobule_group_distance_mm`` are one focus.
+
+    Parameters
+    ----------
+    lobules : ndarray of int
+        Lobule labels 1..n (0 = background).
+    n : int
+        Number of lobules.
+    spacing_mm : float
+    cfg : Config
+
+    Returns
+    -------
+    ndarray of int32
+        Focus labels numbered 1..m without gaps (0 = background).
+    """
+    if n == 0:
+        return np.zeros(lobules.shape, np.int32)
+    grouped, _ = ndi.label(dilate(lobules > 0, 0.5 * cfg.lobule_group_distance_mm / spacing_mm))
+    labels = np.where(lobules > 0, grouped, 0)
+    # renumber 1..m: each value's rank among those present (np.unique's
+    # inverse, in linear time)
+    present = np.bincount(labels.ravel()) > 0
+    labels = (np.cumsum(present) - 1).astype(np.int32)[labels]
+    if not present[0]:
+        labels += 1
+    return labels
