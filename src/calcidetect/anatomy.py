@@ -404,8 +404,8 @@ def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.nda
     opened = dilate(erode(body, _BODY_OPENING_MM / spacing_mm), _BODY_OPENING_MM / spacing_mm)
     # a thin bright strip along a collimation edge (penumbra) is no tissue
     # even where it touches the limb
-    near_field_edge = _distance_to(valid) <= _FIELD_EDGE_STRIP_MM / spacing_mm
-    body &= opened | ~near_field_edge
+    field_edge_px = _distance_to(valid)
+    body &= opened | (field_edge_px > _FIELD_EDGE_STRIP_MM / spacing_mm)
     labels, n = ndi.label(body)
     if n > 0:
         areas = np.bincount(labels[opened], minlength=n + 1)
@@ -414,7 +414,7 @@ def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.nda
         keep = areas >= min_area
         # a part lying wholly along a collimation edge is its penumbra (or a
         # marker resting on it), not anatomy
-        edge_band = _distance_to(valid) <= _PENUMBRA_BAND_MM / spacing_mm
+        edge_band = field_edge_px <= _PENUMBRA_BAND_MM / spacing_mm
         in_band = np.bincount(labels[edge_band], minlength=n + 1)
         total = np.bincount(labels.ravel(), minlength=n + 1)
         keep &= in_band < _PENUMBRA_PART_FRACTION * total
