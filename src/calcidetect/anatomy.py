@@ -447,12 +447,29 @@ def _disk(radius_px: float) -> np.ndarray:
 def find_metal(
     image: np.ndarray, excess: np.ndarray, body: np.ndarray, bone: np.ndarray, spacing_mm: float, cfg: Config
 ) -> np.ndarray:
-    """Metal and lead: denser than bone's cortex by a margin.
+    """Metal and lead: denser than bone's cortex by a margin, and brighter than any bone.
 
     ``excess`` is density over soft tissue; the reference is the 95th
-    percentile of it inside bone (cortex).  With no bone in the image there is
+    percentile of it inside bone (cortex), and metal must also be brighter in
+    ``image`` than the brightest bone, so that a faint or mistaken bone mask
+    cannot turn ordinary bone into metal.  With no bone in the image there is
     no reference, and nothing is called metal (markers outside the body are
-    already outside the body mask).
+    already outside the body mask).  The mask gets a margin for the blur and
+    the edge-enhancement halo beside metal.
+
+    Parameters
+    ----------
+    image : ndarray of float32
+        Working-resolution image.
+    excess : ndarray of float32
+        Density over the soft-tissue floor.
+    body, bone : ndarray of bool
+    spacing_mm : float
+    cfg : Config
+
+    Returns
+    -------
+    ndarray of bool
     """
     if not bone.any():
         return np.zeros(excess.shape, bool)
