@@ -61,7 +61,7 @@ def test_ordinary_bone_is_not_metal_and_a_much_denser_wire_is():
     img = add_tube(img, 170, 230, 0, 500)
     img[200:300, 100:104] += 400.0  # a wire far denser than the cortex
     img = finish(img, rng)
-    anatomy, _ = find_anatomy(img, SPACING_MM, Config())
+    anatomy = find_anatomy(img, SPACING_MM, Config())
     assert anatomy.metal[200:300, 100:104].mean() > 0.9
     assert not anatomy.metal[:, 165:235].any()
     assert anatomy.bone[100:450, 180:220].mean() > 0.9
@@ -119,7 +119,7 @@ def test_a_metal_plate_on_a_bone_does_not_hide_the_bones():
     img = add_tube(img, 290, 350, 0, 600)
     img[100:500, 290:320] += 250.0  # a plate screwed onto the second bone, far denser than bone
     img = finish(img, rng)
-    anatomy, _ = find_anatomy(img, SPACING_MM, Config())
+    anatomy = find_anatomy(img, SPACING_MM, Config())
     # both bones are bone along their length, away from the plate
     assert anatomy.bone[50:550, 165:195].mean() > 0.9
     assert anatomy.bone[520:590, 305:335].mean() > 0.9

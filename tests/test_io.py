@@ -548,15 +548,19 @@ def test_truncated_png(tmp_path, keep):
         load_image(path)
 
 
+def _write_dicom_or_png(path, values):
+    if path.suffix == ".dcm":
+        write_dicom(path, values)
+    else:
+        assert cv2.imwrite(str(path), values)
+
+
 @pytest.mark.parametrize("suffix", [".dcm", ".png"])
 @pytest.mark.parametrize("shape", [(1, 1), (1, 5)])
 def test_tiny_image_refused(tmp_path, suffix, shape):
     values = np.arange(shape[0] * shape[1], dtype=np.uint16).reshape(shape)
     path = tmp_path / f"tiny{suffix}"
-    if suffix == ".dcm":
-        write_dicom(path, values)
-    else:
-        assert cv2.imwrite(str(path), values)
+    _write_dicom_or_png(path, values)
     with pytest.raises(LoadError, match="at least"):
         load_image(path)
 
@@ -565,10 +569,7 @@ def test_tiny_image_refused(tmp_path, suffix, shape):
 def test_constant_image_refused(tmp_path, suffix):
     values = np.full((8, 8), 300, dtype=np.uint16)
     path = tmp_path / f"flat{suffix}"
-    if suffix == ".dcm":
-        write_dicom(path, values)
-    else:
-        assert cv2.imwrite(str(path), values)
+    _write_dicom_or_png(path, values)
     with pytest.raises(LoadError, match="constant"):
         load_image(path)
 

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
 
-from .background import MAD_TO_SIGMA, noise_sigma, region_opening
+from .background import noise_sigma, region_opening, robust_sigma
 from .config import Config
 from .filters import (
     dilate,
@@ -296,7 +296,7 @@ def _straight_bands(bright: np.ndarray) -> np.ndarray:
 
 
 def _air_level(
-    smooth: np.ndarray, valid: np.ndarray, spacing_mm: float
+    smooth: np.ndarray, valid: np.ndarray, field_edge_px: np.ndarray, spacing_mm: float
 ) -> tuple[np.ndarray, float, float, np.ndarray] | None:
     """Map of the air's brightness, its noise spread, the tissue gap and the air mask, or None.
 
@@ -313,7 +313,6 @@ def _air_level(
     below = sample[sample < thresholds[0]]
     if below.size > 16 and below.min() < below.max():
         thresholds.append(threshold_otsu(below))
-    field_edge_px = _distance_to(valid)
     near_field_edge = field_edge_px <= max(_FIELD_EDGE_STRIP_MM / spacing_mm, 1.0)
     outside_penumbra = field_edge_px > _PENUMBRA_BAND_MM / spacing_mm
     for t in thresholds:
@@ -339,7 +338,7 @@ def _air_level(
             reference = air
         level = normalized_gaussian(smooth, reference.astype(np.float32), _AIR_LEVEL_SCALE_MM / spacing_mm)
         resid = (smooth - level)[reference][::step]
-        spread = max(MAD_TO_SIGMA * float(np.median(np.abs(resid - np.median(resid)))), 1e-6)
+        spread = robust_sigma(resid)
         gap = float(np.median((smooth - level)[tissue][::step]))
         if gap > _AIR_SEPARATION * spread:
             return level, spread, gap, air
@@ -382,7 +381,9 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
     return cv2.dilate(keep[labels].astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
 
 
-def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.ndarray:
+def find_body(
+    image: np.ndarray, valid: np.ndarray, spacing_mm: float, field_edge_px: np.ndarray | None = None
+) -> np.ndarray:
     """Inside-the-patient mask: tissue above air, without text or markers.
 
     Air is found by :func:`_air_level`; where there is none (a thick hip fills
@@ -393,7 +394,9 @@ def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.nda
     smooth = gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
     if valid.sum() < 16:
         return valid.copy()
-    found = _air_level(smooth, valid, spacing_mm)
+    if field_edge_px is None:
+        field_edge_px = _distance_to(valid)
+    found = _air_level(smooth, valid, field_edge_px, spacing_mm)
     body = valid.copy()
     air = np.zeros(valid.shape, bool)
     if found is not None:
@@ -404,7 +407,6 @@ def find_body(image: np.ndarray, valid: np.ndarray, spacing_mm: float) -> np.nda
     opened = dilate(erode(body, _BODY_OPENING_MM / spacing_mm), _BODY_OPENING_MM / spacing_mm)
     # a thin bright strip along a collimation edge (penumbra) is no tissue
     # even where it touches the limb
-    field_edge_px = _distance_to(valid)
     body &= opened | (field_edge_px > _FIELD_EDGE_STRIP_MM / spacing_mm)
     labels, n = ndi.label(body)
     if n > 0:
@@ -561,18 +563,22 @@ def _gradient_per_mm(smooth: np.ndarray, spacing_mm: float) -> np.ndarray:
     return np.sqrt(gx * gx + gy * gy) / spacing_mm
 
 
+def _away_from_skin(body: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Body pixels far enough from the skin for an outline there to count as a bone edge."""
+    return _distance_to(body) > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
+
+
 def _steep_outline_fraction(
-    labels: np.ndarray, n: int, smooth: np.ndarray, body: np.ndarray, threshold: float, spacing_mm: float
+    labels: np.ndarray, n: int, smooth: np.ndarray, grad_per_mm: np.ndarray, inner: np.ndarray, threshold: float
 ) -> np.ndarray:
     """Per component (1..n): share of its outline inside the body that is a steep step.
 
-    The outline along the skin or the film edge does not count; a component
-    with no other outline gets 1.  Steep means a rise of the local level
-    (capped at ``threshold``) within ``_LEVEL_EDGE_WIDTH_MM`` (a cortex), as
-    in :func:`_edge_supported_levels`.
+    ``grad_per_mm`` is :func:`_gradient_per_mm` of ``smooth``; ``inner`` is
+    :func:`_away_from_skin` of the body: the outline along the skin or the
+    film edge does not count, and a component with no other outline gets 1.
+    Steep means a rise of the local level (capped at ``threshold``) within
+    ``_LEVEL_EDGE_WIDTH_MM`` (a cortex), as in :func:`_edge_supported_levels`.
     """
-    grad_per_mm = _gradient_per_mm(smooth, spacing_mm)
-    inner = _distance_to(body) > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
     region = labels > 0
     boundary = region & ~cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=1).astype(bool) & inner
     # the outline may sit at a lower level than ``threshold`` (edge-supported
@@ -584,17 +590,17 @@ def _steep_outline_fraction(
     return np.where(n_boundary > 0, n_steep / np.maximum(n_boundary, 1), 1.0)
 
 
-def _edge_supported_levels(smooth: np.ndarray, body: np.ndarray, threshold: float, spacing_mm: float) -> np.ndarray:
+def _edge_supported_levels(
+    smooth: np.ndarray, body: np.ndarray, grad_per_mm: np.ndarray, inner: np.ndarray, threshold: float, spacing_mm: float
+) -> np.ndarray:
     """Components below the bone threshold whose outline runs along sharp edges.
 
     For each level (fractions of ``threshold``), a connected region counts as
-    bone when most of its boundary, away from the skin and the film edge,
-    is a steep step (a cortex against soft tissue).  A region whose boundary
-    wanders through smoothly varying soft tissue, or follows the skin, does
-    not.
+    bone when most of its boundary, away from the skin and the film edge
+    (``inner``), is a steep step in ``grad_per_mm`` (a cortex against soft
+    tissue).  A region whose boundary wanders through smoothly varying soft
+    tissue, or follows the skin, does not.
     """
-    grad_per_mm = _gradient_per_mm(smooth, spacing_mm)
-    inner = _distance_to(body) > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
     small = np.ones((3, 3), np.uint8)
     accepted = np.zeros(smooth.shape, bool)
     min_area_px = _LEVEL_MIN_AREA_MM2 / spacing_mm**2
@@ -734,7 +740,9 @@ def _bone_over_floor(
     dense = body & (smooth > threshold)
     # fainter bones (plates, ribs, thin shafts) come out at lower levels, as
     # long as their outline still runs along sharp edges
-    dense |= _edge_supported_levels(smooth, body, threshold, spacing_mm)
+    grad_per_mm = _gradient_per_mm(smooth, spacing_mm)
+    inner = _away_from_skin(body, spacing_mm)
+    dense |= _edge_supported_levels(smooth, body, grad_per_mm, inner, threshold, spacing_mm)
     if not dense.any():
         return np.zeros(image.shape, bool), excess, threshold
     # close small gaps in a cortex ring, then fill medullae and plates
@@ -756,10 +764,10 @@ def _bone_over_floor(
     )
     # bone meets soft tissue at a cortex, a step; a thick stretch of soft
     # tissue above the floor fades out
-    stepped = _steep_outline_fraction(labels, n, smooth, body, threshold, spacing_mm) >= _BONE_MIN_STEEP_OUTLINE
+    stepped = _steep_outline_fraction(labels, n, smooth, grad_per_mm, inner, threshold) >= _BONE_MIN_STEEP_OUTLINE
     is_bone = np.concatenate([[False], (big & looks_bony & stepped) | small_round])
     bone = is_bone[labels]
-    bone |= _faint_bands(smooth, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg, outside)
+    bone |= _faint_bands(smooth, grad_per_mm, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg, outside)
     if bone.any():
         # fainter parts of a bone (trabecular ends, epiphyses) joined to it
         near = dilate(bone, _BONE_GROW_MM / spacing_mm) & body & (smooth > _BONE_GROW_FRACTION * threshold)
@@ -772,7 +780,13 @@ def _bone_over_floor(
 
 
 def _faint_bands(
-    smooth: np.ndarray, region: np.ndarray, threshold: float, spacing_mm: float, cfg: Config, outside: np.ndarray | None
+    smooth: np.ndarray,
+    grad_per_mm: np.ndarray,
+    region: np.ndarray,
+    threshold: float,
+    spacing_mm: float,
+    cfg: Config,
+    outside: np.ndarray | None,
 ) -> np.ndarray:
     """Faint bones (ribs, thin plates): long wide bands above a lower threshold.
 
@@ -792,8 +806,10 @@ def _faint_bands(
     length = moments["axis_major_length"] * spacing_mm
     elongation = length / np.maximum(moments["axis_minor_length"] * spacing_mm, spacing_mm)
     touches = np.isin(lab, _edge_labels(labels, outside))
-    depth = label_mean(_distance_to(region), labels, n) * spacing_mm
-    stepped = _steep_outline_fraction(labels, n, smooth, region, threshold, spacing_mm) >= _BONE_MIN_STEEP_OUTLINE
+    region_depth_px = _distance_to(region)
+    depth = label_mean(region_depth_px, labels, n) * spacing_mm
+    inner = region_depth_px > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
+    stepped = _steep_outline_fraction(labels, n, smooth, grad_per_mm, inner, threshold) >= _BONE_MIN_STEEP_OUTLINE
     candidate = (
         stepped
         & (width >= cfg.min_bone_width_mm)
@@ -904,9 +920,7 @@ def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.where(body, _distance_to(body | ~valid), 0).astype(np.float32)
 
 
-def find_anatomy(
-    image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np.ndarray | None = None
-) -> tuple[Anatomy, np.ndarray]:
+def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np.ndarray | None = None) -> Anatomy:
     """Run every anatomy step on a working-resolution image.
 
     Parameters
@@ -920,18 +934,18 @@ def find_anatomy(
 
     Returns
     -------
-    anatomy : Anatomy
-    excess : ndarray of float32
-        Density excess over the bone-stage soft-tissue background.
+    Anatomy
+        Its ``dense_excess`` is the density over the bone stage's soft-tissue floor.
     """
     collimation = find_collimation(image, spacing_mm)
     valid = ~collimation
+    field_edge_px = _distance_to(valid)
     if cfg.breast_body:  # mammograms
         from .microcalc import find_breast
 
         body = find_breast(image, valid, spacing_mm, cfg.breast_body_fraction)
     else:
-        body = find_body(image, valid, spacing_mm)
+        body = find_body(image, valid, spacing_mm, field_edge_px)
     saturated = np.zeros(image.shape, bool)
     if overlays is not None and overlays.any():
         saturated = dilate(overlays, _OVERLAY_MARGIN_MM / spacing_mm) & valid
@@ -954,9 +968,9 @@ def find_anatomy(
         joint_distance_px=joint_distance,
         joints_rc=joints,
         skin_depth_px=skin_depth(body, valid),
-        field_edge_px=_distance_to(valid),
+        field_edge_px=field_edge_px,
         noise=noise,
         dense_excess=excess,
         bone_threshold=float(bone_threshold),
     )
-    return anatomy, excess
+    return anatomy

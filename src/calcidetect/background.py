@@ -12,10 +12,17 @@ import cv2
 
 from .filters import gaussian, grey_morphology, normalized_gaussian, normalized_gaussian_coarse
 
-__all__ = ["region_opening", "noise_sigma", "local_noise_sigma", "MAD_TO_SIGMA"]
+__all__ = ["region_opening", "noise_sigma", "local_noise_sigma", "local_significance", "robust_sigma", "MAD_TO_SIGMA"]
 
 #: Median absolute deviation of a normal distribution, in sigmas.
 MAD_TO_SIGMA = 1.4826
+
+
+def robust_sigma(values: np.ndarray) -> float:
+    """Sigma of ``values`` from their median absolute deviation (> 0; 1e-6 when empty)."""
+    if values.size == 0:
+        return 1e-6
+    return max(float(MAD_TO_SIGMA * np.median(np.abs(values - np.median(values)))), 1e-6)
 
 
 def noise_sigma(image: np.ndarray, region: np.ndarray, scale_px: float) -> float:
@@ -58,6 +65,25 @@ def local_noise_sigma(
     smooth_mean = normalized_gaussian_coarse if coarse else normalized_gaussian
     rms = np.sqrt(smooth_mean(clipped * clipped, weight, sigma_px))
     return np.maximum(rms, 0.5 * global_sigma).astype(np.float32)
+
+
+def local_significance(
+    response: np.ndarray, region: np.ndarray, step: int, window_px: float, *, coarse: bool = True
+) -> np.ndarray:
+    """``response`` in units of its own local noise, centred on its median inside ``region``.
+
+    The median and a global sigma are read from every ``step``-th pixel of
+    ``region``; the local sigma is :func:`local_noise_sigma` over a Gaussian
+    window of ``window_px`` (``coarse`` as there).
+
+    Returns
+    -------
+    ndarray of float32
+    """
+    values = response[region][::step]
+    centre = float(np.median(values)) if values.size else 0.0
+    local = local_noise_sigma(response - centre, region, robust_sigma(values), window_px, coarse=coarse)
+    return ((response - centre) / local).astype(np.float32, copy=False)
 
 
 def region_opening(

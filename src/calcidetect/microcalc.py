@@ -38,7 +38,7 @@ from skimage.filters import apply_hysteresis_threshold, threshold_otsu
 from skimage.measure import regionprops_table
 
 from .anatomy import Anatomy
-from .background import MAD_TO_SIGMA, local_noise_sigma, region_opening
+from .background import local_significance, region_opening
 from .config import Config
 from .filters import gaussian
 from .segment import Segmentation, _trim_to_extent, group_lobules
@@ -105,12 +105,6 @@ def find_breast(image: np.ndarray, valid: np.ndarray, spacing_mm: float, fractio
     return ndi.binary_fill_holes(labels == int(sizes.argmax())) & valid
 
 
-def _robust_sigma(values: np.ndarray) -> float:
-    if values.size == 0:
-        return 1e-6
-    return max(float(MAD_TO_SIGMA * np.median(np.abs(values - np.median(values)))), 1e-6)
-
-
 def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> Segmentation:
     """Find micro-calcification candidates on a mammogram.
 
@@ -142,7 +136,7 @@ def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, c
     >>> img = (0.05 + 0.45 * chord + rng.normal(0, 0.01, (200, 200))).astype(np.float32)
     >>> img[100:103, 60:63] += 0.2                      # a 0.3 mm dot
     >>> cfg = config_for("mammo")
-    >>> seg = segment_microcalcs(img, find_anatomy(img, 0.1, cfg)[0], 0.1, cfg)
+    >>> seg = segment_microcalcs(img, find_anatomy(img, 0.1, cfg), 0.1, cfg)
     >>> int(seg.labels.max()), int(seg.labels[101, 61])
     (1, 1)
     """
@@ -162,14 +156,8 @@ def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, c
     tophat = (smooth - floor).astype(np.float32)
 
     step = max(1, int(region.sum()) // _MAX_SAMPLES)
-    values = tophat[region][::step]
-    centre = float(np.median(values)) if values.size else 0.0
-    global_sigma = _robust_sigma(values)
     # full resolution: micro-calcifications sit close to the excluded border
-    local = local_noise_sigma(
-        tophat - centre, region, global_sigma, cfg.microcalc_noise_window_mm / spacing_mm, coarse=False
-    )
-    significance = ((tophat - centre) / local).astype(np.float32)
+    significance = local_significance(tophat, region, step, cfg.microcalc_noise_window_mm / spacing_mm, coarse=False)
     significance[~region] = 0.0
 
     mask = apply_hysteresis_threshold(significance, cfg.microcalc_low_threshold_sigma, cfg.microcalc_high_threshold_sigma)

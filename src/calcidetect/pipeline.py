@@ -169,7 +169,7 @@ def detect(
     overlays = find_flat_overlays(rad.pixels)
     # to the working grid at once: no input-grid mask is kept alive
     overlays = resize_to(overlays.astype(np.float32), pixels.shape) > 0 if overlays.any() else None
-    anatomy, _ = find_anatomy(pixels, sp, cfg, overlays)
+    anatomy = find_anatomy(pixels, sp, cfg, overlays)
     timings["anatomy"] = time.perf_counter() - t
 
     t = time.perf_counter()

@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .anatomy import Anatomy
-from .background import MAD_TO_SIGMA, local_noise_sigma, region_opening
+from .background import local_significance, region_opening
 from .config import Config
 from .filters import dilate, disk, fill_holes, gaussian, hysteresis_threshold, label_components
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
@@ -63,22 +63,6 @@ class Segmentation:
     significance: np.ndarray
     excess: np.ndarray
     noise: float
-
-
-def _robust_sigma(values: np.ndarray) -> float:
-    if values.size == 0:
-        return 1e-6
-    med = np.median(values)
-    return max(float(MAD_TO_SIGMA * np.median(np.abs(values - med))), 1e-6)
-
-
-def _significance(response: np.ndarray, soft: np.ndarray, step: int, spacing_mm: float) -> np.ndarray:
-    """Response in units of its own local noise, centred on its soft-tissue median."""
-    values = response[soft][::step]
-    centre = float(np.median(values)) if values.size else 0.0
-    global_sigma = _robust_sigma(values)
-    local = local_noise_sigma(response - centre, soft, global_sigma, _NOISE_WINDOW_MM / spacing_mm)
-    return (response - centre) / local
 
 
 def _drop_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
@@ -222,7 +206,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     significance = np.full(image.shape, -np.inf, np.float32)
     for scale_mm in _DETECTION_SCALES_MM:
         response = gaussian(excess, scale_mm / spacing_mm) if scale_mm > 0 else excess
-        np.maximum(significance, _significance(response, soft, step, spacing_mm), out=significance)
+        np.maximum(significance, local_significance(response, soft, step, _NOISE_WINDOW_MM / spacing_mm), out=significance)
     significance[~soft] = 0.0
     mask = hysteresis_threshold(significance, cfg.low_threshold_sigma, cfg.high_threshold_sigma)
     mask = _trim_to_extent(mask, excess, cfg.relative_extent)
