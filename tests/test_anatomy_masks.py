@@ -124,3 +124,20 @@ def test_a_metal_plate_on_a_bone_does_not_hide_the_bones():
     assert anatomy.bone[50:550, 165:195].mean() > 0.9
     assert anatomy.bone[520:590, 305:335].mean() > 0.9
     assert anatomy.bone[50:550, 40:120].mean() < 0.02
+
+
+def test_chance_plateaus_of_a_smooth_8bit_film_are_not_overlays_but_drawn_text_is():
+    from calcidetect.anatomy import find_flat_overlays
+
+    rng = np.random.default_rng(3)
+    rows, cols = np.mgrid[0:300, 0:300]
+    # a smooth 8-bit film: soft shading plus half a grey level of noise, so
+    # many 3x3 windows are constant by chance
+    film = np.round(60 + 120 * np.exp(-((rows - 150) ** 2 + (cols - 150) ** 2) / 2e4) + rng.normal(0, 0.5, rows.shape))
+    chance = find_flat_overlays(film)
+    # a burned-in label: a flat white bar (a letter stroke) drawn on the film
+    film[40:48, 200:260] = 250.0
+    drawn = find_flat_overlays(film)
+    assert chance.mean() < 0.002
+    assert drawn[40:48, 200:260].all()
+    assert drawn[150:250, 50:150].mean() < 0.002

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
+from skimage.segmentation import watershed
 
 from .background import noise_sigma, region_opening, robust_sigma
 from .config import Config
@@ -49,6 +50,10 @@ _BAND_COVERAGE = 0.9
 _COLLIMATION_PENUMBRA_MM = 2.0
 #: A flat run of at least this many input pixels is a drawn overlay.
 _OVERLAY_MIN_PIXELS = 3
+#: A drawn plateau steps off its surroundings (a ring this many pixels wide)
+#: by at least this fraction of the film's robust range (0.5-99.5 percentile).
+_OVERLAY_RING_PX = 2
+_OVERLAY_MIN_STEP_FRACTION = 0.08
 #: Margin (mm) around drawn overlays on the working grid.
 _OVERLAY_MARGIN_MM = 2.5
 #: Smoothing before thresholding air against tissue.
@@ -122,6 +127,10 @@ _PLATE_FRACTION = 0.1
 #: times denser than an enclosed one (soft tissue between a shaft and the
 #: film edge must stay out).
 _EDGE_CLOSED_FACTOR = 3.5
+#: Dense components at least this large may be several bones joined at
+#: joints; they are split where they narrow below twice this radius.
+_SPLIT_MIN_AREA_MM2 = 300.0
+_SPLIT_NECK_MM = 1.5
 #: Cortex test: rim (within this of the edge) denser than the core by this ratio.
 _CORTEX_RIM_MM = 0.8
 _CORTEX_CORE_MM = 1.4
@@ -129,6 +138,8 @@ _CORTEX_MIN_RATIO = 1.08
 #: Shape tests for bone components.
 _BONE_MIN_SOLIDITY = 0.92
 _BONE_MIN_ELONGATION = 2.5
+_SHORT_BONE_MIN_ELONGATION = 1.8
+_SHORT_BONE_MIN_SOLIDITY = 0.8
 #: A bone's outline (away from skin and film edge) is mostly a steep step.
 _BONE_MIN_STEEP_OUTLINE = 0.4
 #: Percentile of excess inside bone taken as the cortex's density.
@@ -368,17 +379,48 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
 
     Computed on the input grid, where every exposed pixel carries quantum
     noise and only drawn overlays (and saturated, clipped areas) have runs of
-    identical values.  Returns a
-    mask on the input grid (a margin of a few pixels included).
+    identical values.  A smooth 8-bit film also has small plateaus by chance,
+    one or two grey levels off their surroundings; a drawn stroke stands off
+    its surroundings by a step of at least ``_OVERLAY_MIN_STEP_FRACTION`` of
+    the film's range, and a clipped area sits at the film's extreme value.
+    Returns a mask on the input grid (a margin of a few pixels included).
     """
-    flat = _zero_local_range(np.asarray(pixels, np.float32))
+    img = np.asarray(pixels, np.float32)
+    flat = _zero_local_range(img)
     if not flat.any():
         return flat
     labels, n = label_components(flat)
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     keep = sizes >= _OVERLAY_MIN_PIXELS
     keep[0] = False
+    if keep.any():
+        keep[1:] &= _plateau_stands_out(img, labels, n)
     return cv2.dilate(keep[labels].astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+
+
+def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Per flat component (1..n): a drawn or clipped plateau, not a chance one.
+
+    The plateau (the component's 3x3 neighbourhood, one value) is drawn when
+    the ring of ``_OVERLAY_RING_PX`` pixels around it departs from that value
+    by at least ``_OVERLAY_MIN_STEP_FRACTION`` of the film's robust range
+    somewhere, or clipped when the value is the film's minimum or maximum.
+    """
+    flat_img = img.ravel()
+    value = np.zeros(n + 1, np.float32)
+    value[1:] = label_max(img, labels, n)
+    lo, hi = np.percentile(flat_img[:: max(1, img.size // 1_000_000)], [0.5, 99.5])
+    clipped = (value[1:] <= flat_img.min()) | (value[1:] >= flat_img.max())
+    plateau = cv2.dilate((labels > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    reach = 2 * (1 + _OVERLAY_RING_PX) + 1
+    # each ring pixel takes the label of a nearby component (label images
+    # dilate as numbers; where two rings meet the larger label wins)
+    near = cv2.dilate(labels.astype(np.float32), np.ones((reach, reach), np.uint8)).astype(np.int32)
+    near[plateau] = 0
+    ring = np.flatnonzero(near)
+    ring_label = near.ravel()[ring]
+    max_step = label_max(np.abs(flat_img[ring] - value[ring_label]), ring_label, n)
+    return clipped | (max_step >= _OVERLAY_MIN_STEP_FRACTION * max(float(hi - lo), 1e-6))
 
 
 def find_body(
@@ -751,22 +793,15 @@ def _bone_over_floor(
     labels, n = ndi.label(dense)
     if n == 0:
         return np.zeros(image.shape, bool), excess, threshold
-    st = _component_stats(labels, n, excess, spacing_mm, cfg.min_bone_width_mm, outside)
-    wide = st["width_mm"] >= cfg.min_bone_width_mm
-    big = wide & (st["area_mm2"] >= cfg.min_bone_area_mm2)
-    # a small round bone (sesamoid) has a cortex; a round deposit is solid
-    small_round = wide & (st["solidity"] >= _BONE_MIN_SOLIDITY) & (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
-    looks_bony = (
-        (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
-        | (st["solidity"] >= _BONE_MIN_SOLIDITY)
-        | st["touches_border"]
-        | (st["elongation"] >= _BONE_MIN_ELONGATION)
-    )
-    # bone meets soft tissue at a cortex, a step; a thick stretch of soft
-    # tissue above the floor fades out
-    stepped = _steep_outline_fraction(labels, n, smooth, grad_per_mm, inner, threshold) >= _BONE_MIN_STEEP_OUTLINE
-    is_bone = np.concatenate([[False], (big & looks_bony & stepped) | small_round])
+    tests = (excess, smooth, grad_per_mm, inner, threshold, spacing_mm, cfg, outside)
+    is_bone = _bone_components(labels, n, *tests)
     bone = is_bone[labels]
+    # bones touching at joints (a finger's chain of phalanges) join into one
+    # component that fails the tests as a whole: split it at its necks and
+    # test the pieces
+    pieces, m = _split_at_necks(labels, ~is_bone & _big_components(labels, n, spacing_mm), spacing_mm)
+    if m:
+        bone |= _bone_components(pieces, m, *tests)[pieces]
     bone |= _faint_bands(smooth, grad_per_mm, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg, outside)
     if bone.any():
         # fainter parts of a bone (trabecular ends, epiphyses) joined to it
@@ -777,6 +812,73 @@ def _bone_over_floor(
         attached[0] = False
         bone = attached[grown]
     return bone, excess, threshold
+
+
+def _bone_components(
+    labels: np.ndarray,
+    n: int,
+    excess: np.ndarray,
+    smooth: np.ndarray,
+    grad_per_mm: np.ndarray,
+    inner: np.ndarray,
+    threshold: float,
+    spacing_mm: float,
+    cfg: Config,
+    outside: np.ndarray | None,
+) -> np.ndarray:
+    """Which dense components (index 0..n, 0 = background: False) are bone.
+
+    A bone is wide and large, looks bony (a cortex, a convex outline, a long
+    shaft, or it runs off the film) and meets soft tissue at a steep step; a
+    small round bone (sesamoid) has a cortex and a convex outline.
+    """
+    st = _component_stats(labels, n, excess, spacing_mm, cfg.min_bone_width_mm, outside)
+    wide = st["width_mm"] >= cfg.min_bone_width_mm
+    big = wide & (st["area_mm2"] >= cfg.min_bone_area_mm2)
+    # a small round bone (sesamoid) has a cortex; a round deposit is solid
+    small_round = wide & (st["solidity"] >= _BONE_MIN_SOLIDITY) & (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
+    looks_bony = (
+        (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
+        | (st["solidity"] >= _BONE_MIN_SOLIDITY)
+        | st["touches_border"]
+        | (st["elongation"] >= _BONE_MIN_ELONGATION)
+        # a short tubular bone (a child's phalanx): oblong and nearly convex;
+        # a lobulated deposit is neither
+        | ((st["elongation"] >= _SHORT_BONE_MIN_ELONGATION) & (st["solidity"] >= _SHORT_BONE_MIN_SOLIDITY))
+    )
+    # bone meets soft tissue at a cortex, a step; a thick stretch of soft
+    # tissue above the floor fades out
+    stepped = _steep_outline_fraction(labels, n, smooth, grad_per_mm, inner, threshold) >= _BONE_MIN_STEEP_OUTLINE
+    return np.concatenate([[False], (big & looks_bony & stepped) | small_round])
+
+
+def _big_components(labels: np.ndarray, n: int, spacing_mm: float) -> np.ndarray:
+    """Components (index 0..n) large enough to hold several bones."""
+    area_mm2 = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2
+    big = area_mm2 >= _SPLIT_MIN_AREA_MM2
+    big[0] = False
+    return big
+
+
+def _split_at_necks(labels: np.ndarray, which: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, int]:
+    """Split the chosen components where they narrow to a neck (a joint).
+
+    An opening by a disk of radius ``_SPLIT_NECK_MM`` cuts necks narrower
+    than its diameter and leaves one core per bone; every pixel of the
+    component then goes to the core it reaches first (a watershed on the
+    distance to the component's edge), so the pieces tile the component.
+    Returns the piece labels (0 elsewhere) and their number.
+    """
+    if not which.any():
+        return np.zeros(labels.shape, np.int32), 0
+    region = which[labels]
+    opened = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_OPEN, _disk(_SPLIT_NECK_MM / spacing_mm)).astype(bool)
+    cores, m = label_components(opened)
+    if m < 2:
+        return np.zeros(labels.shape, np.int32), 0
+    depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
+    pieces = watershed(-depth, cores, mask=region)
+    return pieces.astype(np.int32), m
 
 
 def _faint_bands(
