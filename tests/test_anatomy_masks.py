@@ -141,3 +141,25 @@ def test_chance_plateaus_of_a_smooth_8bit_film_are_not_overlays_but_drawn_text_i
     assert chance.mean() < 0.002
     assert drawn[40:48, 200:260].all()
     assert drawn[150:250, 50:150].mean() < 0.002
+
+
+def test_bones_joined_at_a_narrow_joint_are_split_into_one_piece_each():
+    from calcidetect.anatomy import _split_at_necks
+
+    # two phalanx-like blocks, 8 x 16 mm, end to end with a 1.6 mm wide bridge
+    # across a 1.2 mm joint gap; and a lone block with no neck
+    labels = np.zeros((300, 200), np.int32)
+    labels[20:100, 40:80] = 1
+    labels[106:186, 40:80] = 1
+    labels[100:106, 56:64] = 1
+    labels[200:280, 120:160] = 2
+    pieces, n = _split_at_necks(labels, np.array([False, True, True]), SPACING_MM)
+    assert n == 3
+    top, bottom, lone = pieces[60, 60], pieces[146, 60], pieces[240, 140]
+    assert len({top, bottom, lone}) == 3 and 0 not in (top, bottom, lone)
+    # each block is one piece, whole
+    assert (pieces[20:100, 40:80] == top).mean() > 0.97
+    assert (pieces[106:186, 40:80] == bottom).mean() > 0.97
+    assert (pieces[200:280, 120:160] == lone).all()
+    # nothing outside the chosen components
+    assert not pieces[labels == 0].any()
