@@ -163,3 +163,17 @@ def test_bones_joined_at_a_narrow_joint_are_split_into_one_piece_each():
     assert (pieces[200:280, 120:160] == lone).all()
     # nothing outside the chosen components
     assert not pieces[labels == 0].any()
+
+
+def test_a_wide_penumbra_ramp_beyond_a_straight_blade_edge_is_outside_the_field():
+    # a limb in air; on the right a collimator blade: a straight step up at
+    # column 330, then a ramp rising over 14 mm to unexposed film
+    img, rng = limb(shape=(400, 400), width_px=160)
+    ramp = np.clip((np.arange(400) - 330) / 70.0, 0, 1)
+    img[:, 330:] = 25.0 + 175.0 * ramp[330:]
+    img = finish(img, rng)
+    outside = find_collimation(img, SPACING_MM)
+    assert outside[:, 335:].mean() > 0.97
+    assert not outside[:, 120:280].any()  # the limb
+    body = find_body(img, ~outside, SPACING_MM)
+    assert not body[:, 335:].any()

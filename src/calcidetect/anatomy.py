@@ -46,6 +46,15 @@ _COLLIMATION_MAX_STD = 0.05
 #: the maximum, along this fraction of the image side.
 _BAND_DEPTH = 0.15
 _BAND_COVERAGE = 0.9
+#: Collimator blade edge: a step up towards the border of this fraction of
+#: the range over this distance, along this fraction of a line within this
+#: fraction of the film from its side; ignored where known collimation
+#: already covers this fraction of the film beyond it.
+_BLADE_MIN_STEP = 0.03
+_BLADE_STEP_MM = 1.0
+_BLADE_MIN_COVERAGE = 0.95
+_BLADE_SEARCH_FRACTION = 0.25
+_BLADE_KNOWN_FRACTION = 0.8
 #: Penumbra (soft edge) added around collimation and padding.
 _COLLIMATION_PENUMBRA_MM = 2.0
 #: A flat run of at least this many input pixels is a drawn overlay.
@@ -131,6 +140,8 @@ _EDGE_CLOSED_FACTOR = 3.5
 #: joints; they are split where they narrow below twice this radius.
 _SPLIT_MIN_AREA_MM2 = 300.0
 _SPLIT_NECK_MM = 1.5
+#: Holes enclosed by bone smaller than this are bone (a foramen is larger).
+_MAX_FILLED_HOLE_MM2 = 300.0
 #: Cortex test: rim (within this of the edge) denser than the core by this ratio.
 _CORTEX_RIM_MM = 0.8
 _CORTEX_CORE_MM = 1.4
@@ -280,7 +291,43 @@ def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
             keep &= (std <= _COLLIMATION_MAX_STD * span) & (level >= top - _COLLIMATION_TOP_BAND * span)
         mask |= keep[labels]
     mask |= _straight_bands(smooth >= top - _BAND_DEPTH * span)
+    mask |= _beyond_blade_edges(smooth, spacing_mm, span, mask)
     return dilate(mask, _COLLIMATION_PENUMBRA_MM / spacing_mm) if mask.any() else mask
+
+
+def _beyond_blade_edges(smooth: np.ndarray, spacing_mm: float, span: float, known: np.ndarray) -> np.ndarray:
+    """Film beyond a collimator blade's straight edge (a wide penumbra ramp).
+
+    A blade casts a straight step, brighter on the outer side, across the
+    whole film; behind it the film need not be flat (a wide penumbra ramp
+    that the flat-collimation test misses).  From each side, the innermost
+    line (column or row) within ``_BLADE_SEARCH_FRACTION`` of the film where
+    the image steps up towards the border by ``_BLADE_MIN_STEP`` of ``span``
+    over ``_BLADE_STEP_MM`` on at least ``_BLADE_MIN_COVERAGE`` of the
+    line's length marks the blade; no anatomical edge is that straight and
+    that long.  Everything beyond it is outside, unless ``known``
+    collimation already covers ``_BLADE_KNOWN_FRACTION`` of that strip
+    (then the strip adds nothing but jitter along a tilted edge).  A step
+    right where the search starts is no edge seen from inside.
+    """
+    k = max(1, int(round(_BLADE_STEP_MM / spacing_mm)))
+    out = np.zeros(smooth.shape, bool)
+    for turns in range(4):
+        img = np.rot90(smooth, turns)  # the side under test is on the right
+        beyond = np.rot90(out, turns)  # a view: writing to it writes to ``out``
+        width = img.shape[1]
+        start = int(width * (1.0 - _BLADE_SEARCH_FRACTION))
+        if start < k or width - start <= 2 * k:
+            continue
+        part = img[:, start - k :]
+        step = part[:, 2 * k :] - part[:, : -2 * k]  # at column start + j: right minus left
+        coverage = (step >= _BLADE_MIN_STEP * span).mean(axis=0)
+        found = np.flatnonzero(coverage >= _BLADE_MIN_COVERAGE)
+        if found.size and found[0] > 0:
+            edge = start + int(found[0])
+            if np.rot90(known, turns)[:, edge:].mean() < _BLADE_KNOWN_FRACTION:
+                beyond[:, edge:] = True
+    return out
 
 
 def _straight_bands(bright: np.ndarray) -> np.ndarray:
@@ -811,6 +858,14 @@ def _bone_over_floor(
         attached[grown[bone]] = True
         attached[0] = False
         bone = attached[grown]
+        # small holes left inside a bone are bone (trabecular regions whose
+        # excess the wide floor flattened); a foramen is larger
+        holes = fill_holes(bone) & ~bone
+        if holes.any():
+            labels, n = label_components(holes)
+            small = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 < _MAX_FILLED_HOLE_MM2
+            small[0] = False
+            bone |= small[labels]
     return bone, excess, threshold
 
 
