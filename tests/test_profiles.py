@@ -244,3 +244,22 @@ def test_bac_vessel_calcification():
     # nothing on the white frame or the burned-in label (outside the breast)
     assert all(res.body_mask[int(r), int(c)] for r, c in zip(rows, cols))
     assert (_independent_cnr(img.pixels, res) > 3.0).mean() >= 0.6
+
+
+def test_breast_excludes_a_band_along_the_film_edge_and_the_label_it_reaches():
+    from calcidetect.microcalc import find_breast
+
+    rng = np.random.default_rng(5)
+    img = np.full((400, 300), 0.1, np.float32)
+    rows, cols = np.mgrid[0:400, 0:300]
+    breast = (rows - 200) ** 2 / 180.0**2 + cols**2 / 150.0**2 <= 1
+    img[breast] = 1.0
+    img[392:, :] = 0.6  # a thin bright strip along the bottom edge ...
+    img[:, 260:] = 0.6  # ... joined to a band along the right edge
+    img[30:60, 200:240] = 0.9  # a burned-in label touching that band
+    img[30:60, 240:260] = 0.9
+    img += rng.normal(0, 0.01, img.shape).astype(np.float32)
+    mask = find_breast(img, np.ones(img.shape, bool), 0.2, 0.1)
+    assert mask[breast].mean() > 0.97
+    assert not mask[30:60, 200:260].any()  # the label
+    assert mask[:, 265:].mean() < 0.02  # the band

@@ -32,6 +32,7 @@ distribution (a cluster: >= 5 calcifications within 1 cm^3).
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import apply_hysteresis_threshold, threshold_otsu
@@ -40,13 +41,15 @@ from skimage.measure import regionprops_table
 from .anatomy import Anatomy
 from .background import local_significance, region_opening
 from .config import Config
-from .filters import gaussian
+from .filters import dilate, disk, fill_holes, gaussian, label_components
 from .segment import Segmentation, _trim_to_extent, group_lobules
 
 __all__ = ["find_breast", "segment_microcalcs"]
 
 #: Smoothing (mm) before the air/tissue split of :func:`find_breast`.
 _BREAST_SMOOTH_MM = 1.0
+#: Strips narrower than twice this (mm) are cut off the breast.
+_BREAST_OPENING_MM = 6.0
 #: Pixels within this fraction of the range below the maximum are saturated.
 _SATURATED_FRACTION = 0.02
 #: Sample at most about this many pixels for global statistics.
@@ -97,12 +100,24 @@ def find_breast(image: np.ndarray, valid: np.ndarray, spacing_mm: float, fractio
     air = float(np.median(below)) if below.size else float(sample.min())
     tissue = float(np.median(above)) if above.size else float(sample.max())
     body = (smooth > air + fraction * (tissue - air)) & valid
-    labels, n = ndi.label(body)
+    # the breast is the largest part once thin strips (a bright band along
+    # the film edge that reaches a burned-in label) are cut off by an opening;
+    # its own outline is then taken back from the unopened mask
+    radius_px = _BREAST_OPENING_MM / spacing_mm
+    opened = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_OPEN, disk(radius_px)).astype(bool)
+    labels, n = label_components(opened if opened.any() else body)
     if n == 0:
         return body
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     sizes[0] = 0
-    return ndi.binary_fill_holes(labels == int(sizes.argmax())) & valid
+    breast = labels == int(sizes.argmax())
+    if opened.any():
+        breast = body & dilate(breast, radius_px)
+        labels, n = label_components(breast)
+        sizes = np.bincount(labels.ravel(), minlength=n + 1)
+        sizes[0] = 0
+        breast = labels == int(sizes.argmax())
+    return fill_holes(breast) & valid
 
 
 def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> Segmentation:
