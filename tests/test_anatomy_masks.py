@@ -177,3 +177,16 @@ def test_a_wide_penumbra_ramp_beyond_a_straight_blade_edge_is_outside_the_field(
     assert not outside[:, 120:280].any()  # the limb
     body = find_body(img, ~outside, SPACING_MM)
     assert not body[:, 335:].any()
+
+
+def test_the_free_end_of_a_long_bone_is_a_joint_surface_but_not_its_shaft_or_an_end_off_the_film():
+    from calcidetect.anatomy import find_joints
+
+    bone = np.zeros((400, 200), bool)
+    bone[0:250, 80:120] = True  # a shaft running off the top edge, free end at row 250
+    joint_distance, joints, _, _ = find_joints(bone, SPACING_MM, Config())
+    mm = joint_distance * SPACING_MM
+    assert mm[256, 100] < 2.0  # just beyond the free end
+    assert mm[125, 130] > 10.0  # beside the middle of the shaft
+    assert mm[2, 130] > 10.0  # beside the end that runs off the film
+    assert len(joints) >= 1

@@ -159,6 +159,9 @@ _CORTEX_PERCENTILE = 95.0
 _BRIGHTEST_BONE_PERCENTILE = 99.5
 #: Margin around metal: its blur and the edge-enhancement halo beside it.
 _METAL_MARGIN_MM = 2.5
+#: The ends of bones this elongated are joint surfaces, to this depth (mm).
+_BONE_END_MIN_ELONGATION = 2.0
+_BONE_END_DEPTH_MM = 3.0
 #: A joint cleft is at least this deep (mm from its own edge).
 _CLEFT_MIN_DEPTH_MM = 0.4
 #: Faint bones (ribs, plates) pass at this fraction of the bone threshold
@@ -1021,7 +1024,9 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     influence (a Voronoi split of the non-bone pixels by nearest bone) where
     they come within the gap; and the narrow clefts that a closing by half the
     gap fills (two bone ends that touch somewhere, as the bone mask often
-    joins them, still leave a cleft between them).
+    joins them, still leave a cleft between them).  A third cue stands in
+    for a partner bone the mask missed: the outline of each long bone's ends
+    (:func:`_bone_ends`).
 
     Returns
     -------
@@ -1045,12 +1050,55 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
         cleft = closed & ~bone
         # a cleft is narrow: drop the fills of shallow concavities (thin slivers)
         gap |= cleft & (_distance_to(~cleft | bone) >= _CLEFT_MIN_DEPTH_MM / spacing_mm) if cleft.any() else cleft
+    if n >= 1:
+        # a long bone's end is a joint surface even when the bone across the
+        # joint is missing from the mask (an acetabulum on a faint pelvis)
+        gap |= _bone_ends(bone_labels, n, spacing_mm)
     if not gap.any():
         return np.full(bone.shape, _FAR_PX, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
     joint_distance = cv2.distanceTransform((~gap).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     glabels, m = ndi.label(dilate(gap, 1.0 / spacing_mm))
     centres = np.array(ndi.center_of_mass(gap, glabels, np.arange(1, m + 1))).reshape(-1, 2)
     return joint_distance.astype(np.float32), centres, bone_labels.astype(np.int32), orient
+
+
+def _bone_ends(bone_labels: np.ndarray, n: int, spacing_mm: float) -> np.ndarray:
+    """Outlines of the ends of long bones: the last ``_BONE_END_DEPTH_MM`` along each axis.
+
+    Only bones at least ``_BONE_END_MIN_ELONGATION`` long for their width
+    have ends; an end that touches the image border runs off the film and
+    is no joint.
+    """
+    moments = label_moments(bone_labels, n)
+    long_bone = np.zeros(n + 1, bool)
+    long_bone[1:] = moments["axis_major_length"] >= _BONE_END_MIN_ELONGATION * np.maximum(moments["axis_minor_length"], 1.0)
+    rr, cc = np.nonzero(long_bone[bone_labels])
+    if rr.size == 0:
+        return np.zeros(bone_labels.shape, bool)
+    lab = bone_labels[rr, cc]
+    centre_r = np.zeros(n + 1)
+    centre_c = np.zeros(n + 1)
+    centre_r[1:], centre_c[1:] = moments["centroid_r"], moments["centroid_c"]
+    theta = np.zeros(n + 1)
+    theta[1:] = moments["orientation"]
+    # position along the major axis (skimage convention: (cos, sin) = (row, col))
+    t = (rr - centre_r[lab]) * np.cos(theta[lab]) + (cc - centre_c[lab]) * np.sin(theta[lab])
+    t_max = np.full(n + 1, -np.inf)
+    t_min = np.full(n + 1, np.inf)
+    np.maximum.at(t_max, lab, t)
+    np.minimum.at(t_min, lab, t)
+    depth = _BONE_END_DEPTH_MM / spacing_mm
+    end = np.where(t >= t_max[lab] - depth, 1, np.where(t <= t_min[lab] + depth, 2, 0))
+    h, w = bone_labels.shape
+    on_border = (rr == 0) | (cc == 0) | (rr == h - 1) | (cc == w - 1)
+    key = lab * 3 + end
+    runs_off = np.zeros(3 * (n + 1), bool)
+    runs_off[key[on_border]] = True
+    cap = (end > 0) & ~runs_off[key]
+    caps = np.zeros(bone_labels.shape, bool)
+    caps[rr[cap], cc[cap]] = True
+    inside = cv2.erode((bone_labels > 0).astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=1).astype(bool)
+    return caps & ~inside
 
 
 def _orientations(bone_labels: np.ndarray, n: int) -> np.ndarray:

@@ -19,7 +19,8 @@ lobular
     Large (``lobular_min_diameter_mm``), compact (not a streak), made of
     clustered lobules, away from joints: tumoral calcinosis masses.
 periarticular
-    Centred within ``periarticular_max_joint_distance_mm`` of a joint gap and
+    Centred within ``periarticular_max_joint_distance_mm`` of a joint gap (or
+    of a long bone's free end, whose partner the bone mask may miss) and
     not a tiny dot (or, if small, lying in the gap itself): milk-alkali, tumoral calcinosis about joints, CPPD-like
     periarticular deposits.
 linear
