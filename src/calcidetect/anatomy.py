@@ -1033,7 +1033,10 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     joint_distance_px, joints_rc, bone_labels, bone_orientation
     """
     bone_labels, n = ndi.label(bone)
-    orient = _orientations(bone_labels, n)
+    moments = label_moments(bone_labels, n) if n else None
+    orient = np.zeros(n + 1)
+    if moments is not None:
+        orient[1:] = moments["orientation"]
     half_gap = 0.5 * cfg.joint_gap_max_mm / spacing_mm
     gap = np.zeros(bone.shape, bool)
     if n >= 2:
@@ -1053,7 +1056,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     if n >= 1:
         # a long bone's end is a joint surface even when the bone across the
         # joint is missing from the mask (an acetabulum on a faint pelvis)
-        gap |= _bone_ends(bone_labels, n, spacing_mm)
+        gap |= _bone_ends(bone_labels, n, moments, spacing_mm)
     if not gap.any():
         return np.full(bone.shape, _FAR_PX, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
     joint_distance = cv2.distanceTransform((~gap).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
@@ -1062,17 +1065,21 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     return joint_distance.astype(np.float32), centres, bone_labels.astype(np.int32), orient
 
 
-def _bone_ends(bone_labels: np.ndarray, n: int, spacing_mm: float) -> np.ndarray:
+def _bone_ends(bone_labels: np.ndarray, n: int, moments: dict[str, np.ndarray], spacing_mm: float) -> np.ndarray:
     """Outlines of the ends of long bones: the last ``_BONE_END_DEPTH_MM`` along each axis.
 
     Only bones at least ``_BONE_END_MIN_ELONGATION`` long for their width
     have ends; an end that touches the image border runs off the film and
-    is no joint.
+    is no joint.  Everything is computed on the outlines (a position along
+    an axis is extreme on the outline), so the cost follows the perimeter.
     """
     moments = label_moments(bone_labels, n)
     long_bone = np.zeros(n + 1, bool)
     long_bone[1:] = moments["axis_major_length"] >= _BONE_END_MIN_ELONGATION * np.maximum(moments["axis_minor_length"], 1.0)
-    rr, cc = np.nonzero(long_bone[bone_labels])
+    region = (bone_labels > 0).astype(np.uint8)
+    # the outline, including pixels on the image border
+    outline = (region > 0) & ~cv2.erode(region, np.ones((3, 3), np.uint8), borderValue=0).astype(bool)
+    rr, cc = np.nonzero(outline & long_bone[bone_labels])
     if rr.size == 0:
         return np.zeros(bone_labels.shape, bool)
     lab = bone_labels[rr, cc]
@@ -1097,15 +1104,7 @@ def _bone_ends(bone_labels: np.ndarray, n: int, spacing_mm: float) -> np.ndarray
     cap = (end > 0) & ~runs_off[key]
     caps = np.zeros(bone_labels.shape, bool)
     caps[rr[cap], cc[cap]] = True
-    inside = cv2.erode((bone_labels > 0).astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=1).astype(bool)
-    return caps & ~inside
-
-
-def _orientations(bone_labels: np.ndarray, n: int) -> np.ndarray:
-    orient = np.zeros(n + 1)
-    if n:
-        orient[1:] = label_moments(bone_labels, n)["orientation"]
-    return orient
+    return caps
 
 
 def _distance_to(inside: np.ndarray) -> np.ndarray:
