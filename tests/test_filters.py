@@ -58,3 +58,42 @@ def test_hysteresis_threshold_matches_skimage(seed):
     image = ndi.gaussian_filter(np.random.default_rng(seed).normal(size=(90, 110)), 1.5).astype(np.float32)
     for low, high in [(0.05, 0.2), (0.1, 0.1), (0.3, 0.1)]:
         np.testing.assert_array_equal(hysteresis_threshold(image, low, high), apply_hysteresis_threshold(image, low, high))
+
+
+def _normalized_gaussian_reference(image, weight, sigma_px):
+    """The whole-image form of the fallback blending (before only thin-support pixels were touched)."""
+    from calcidetect import filters
+
+    img = np.asarray(image, np.float32)
+    w = np.asarray(weight, np.float32)
+    weighted = img * w
+    den = filters.gaussian(w, sigma_px)
+    out = filters.gaussian(weighted, sigma_px) / np.maximum(den, 1e-6)
+    missing = den < filters._MIN_SUPPORT
+    sigma = sigma_px
+    for _ in range(filters._FALLBACK_LEVELS):
+        if not missing.any():
+            break
+        sigma *= filters._FALLBACK_FACTOR
+        den_c = filters.gaussian(w, sigma)
+        coarse = filters.gaussian(weighted, sigma) / np.maximum(den_c, 1e-6)
+        alpha = np.clip(den / filters._MIN_SUPPORT, 0.0, 1.0)
+        np.copyto(out, alpha * out + (1 - alpha) * coarse, where=missing)
+        np.maximum(den, den_c, out=den)
+        missing = den < filters._MIN_SUPPORT
+    if missing.any():
+        total = float(w.sum())
+        out[missing] = float(weighted.sum() / total) if total > 0 else float(np.median(img))
+    return out
+
+
+@pytest.mark.parametrize("covered", [0.0, 0.02, 0.3, 1.0])
+@pytest.mark.parametrize("sigma", [2.0, 7.5])
+def test_normalized_gaussian_matches_whole_image_blending(covered, sigma):
+    from calcidetect.filters import normalized_gaussian
+
+    rng = np.random.default_rng(11)
+    img = rng.normal(size=(160, 200)).astype(np.float32)
+    weight = np.zeros(img.shape, np.float32)
+    weight[: int(round(covered * img.shape[0])), 60:] = 1.0
+    np.testing.assert_array_equal(normalized_gaussian(img, weight, sigma), _normalized_gaussian_reference(img, weight, sigma))

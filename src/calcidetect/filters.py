@@ -91,23 +91,29 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
     num = gaussian(weighted, sigma_px)
     den = gaussian(w, sigma_px)
     out = num / np.maximum(den, 1e-6)
-    missing = den < _MIN_SUPPORT
+    # the blending below touches only the thinly supported pixels (flat
+    # indices): support only grows from scale to scale, so each scale's
+    # missing pixels are a subset of the previous scale's
+    flat_out = out.reshape(-1)
+    missing = np.flatnonzero(den < _MIN_SUPPORT)
+    support = den.reshape(-1)[missing]
     sigma = sigma_px
     for _ in range(_FALLBACK_LEVELS):
-        if not missing.any():
+        if missing.size == 0:
             break
         sigma *= _FALLBACK_FACTOR
-        den_c = gaussian(w, sigma)
-        coarse = gaussian(weighted, sigma) / np.maximum(den_c, 1e-6)
+        den_c = gaussian(w, sigma).reshape(-1)[missing]
+        coarse = gaussian(weighted, sigma).reshape(-1)[missing] / np.maximum(den_c, 1e-6)
         # blend smoothly: trust the fine scale in proportion to its support
-        alpha = np.clip(den / _MIN_SUPPORT, 0.0, 1.0)
-        np.copyto(out, alpha * out + (1 - alpha) * coarse, where=missing)
-        np.maximum(den, den_c, out=den)
-        missing = den < _MIN_SUPPORT
-    if missing.any():
+        alpha = np.clip(support / _MIN_SUPPORT, 0.0, 1.0)
+        flat_out[missing] = alpha * flat_out[missing] + (1 - alpha) * coarse
+        support = np.maximum(support, den_c)
+        still = support < _MIN_SUPPORT
+        missing, support = missing[still], support[still]
+    if missing.size:
         total = float(w.sum())
         fill = float(weighted.sum() / total) if total > 0 else float(np.median(img))
-        out[missing] = fill
+        flat_out[missing] = fill
     return out.astype(np.float32, copy=False)
 
 
