@@ -97,3 +97,16 @@ def test_normalized_gaussian_matches_whole_image_blending(covered, sigma):
     weight = np.zeros(img.shape, np.float32)
     weight[: int(round(covered * img.shape[0])), 60:] = 1.0
     np.testing.assert_array_equal(normalized_gaussian(img, weight, sigma), _normalized_gaussian_reference(img, weight, sigma))
+
+
+@pytest.mark.parametrize("density", [0.0, 0.002, 0.05, 0.5])
+@pytest.mark.parametrize("radius", [1, 4, 9.5])
+def test_dilate_labels_matches_opencv(density, radius):
+    import cv2
+
+    from calcidetect.filters import dilate_labels, disk
+
+    rng = np.random.default_rng(int(density * 1000) + int(radius))
+    labels, _ = ndi.label(rng.random((90, 120)) < density)
+    expected = cv2.dilate(labels.astype(np.float32), disk(radius)).astype(np.int32)
+    np.testing.assert_array_equal(dilate_labels(labels, radius), expected)

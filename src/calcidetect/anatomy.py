@@ -227,14 +227,17 @@ def _border_labels(labels: np.ndarray) -> np.ndarray:
     return np.unique(edge[edge > 0])
 
 
-def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
+def find_collimation(image: np.ndarray, spacing_mm: float, smooth: np.ndarray | None = None) -> np.ndarray:
     """Unexposed borders and flat padding connected to the image edge.
 
     Collimation leaves film unexposed: in attenuation terms it is as bright as
     anything in the image and flat, and runs along an edge.  Constant padding
     (black or white bars added when images are squared) is flat too.
+    ``smooth``, if given, is :func:`body_smooth` of ``image`` (computed once
+    for this and :func:`find_body`).
     """
-    smooth = gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
+    if smooth is None:
+        smooth = body_smooth(image, spacing_mm)
     lo, hi = np.percentile(smooth, [0.5, 99.9])
     top = float(smooth.max())
     span = max(float(top - lo), 1e-6)
@@ -270,6 +273,11 @@ def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
         mask |= keep[labels]
     mask |= _straight_bands(smooth >= top - _BAND_DEPTH * span)
     return dilate(mask, _COLLIMATION_PENUMBRA_MM / spacing_mm) if mask.any() else mask
+
+
+def body_smooth(image: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """The smoothed image that collimation and air are thresholded on (Gaussian, ``_BODY_SMOOTH_MM``)."""
+    return gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
 
 
 def _straight_bands(bright: np.ndarray) -> np.ndarray:
@@ -382,16 +390,22 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
 
 
 def find_body(
-    image: np.ndarray, valid: np.ndarray, spacing_mm: float, field_edge_px: np.ndarray | None = None
+    image: np.ndarray,
+    valid: np.ndarray,
+    spacing_mm: float,
+    field_edge_px: np.ndarray | None = None,
+    smooth: np.ndarray | None = None,
 ) -> np.ndarray:
     """Inside-the-patient mask: tissue above air, without text or markers.
 
     Air is found by :func:`_air_level`; where there is none (a thick hip fills
     the film) the whole exposed area is body.  Burned-in text strokes are
     removed by an opening, and parts smaller than a small body part (markers,
-    labels) are dropped.
+    labels) are dropped.  ``smooth``, if given, is :func:`body_smooth` of
+    ``image``.
     """
-    smooth = gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
+    if smooth is None:
+        smooth = body_smooth(image, spacing_mm)
     if valid.sum() < 16:
         return valid.copy()
     if field_edge_px is None:
@@ -937,7 +951,8 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np
     Anatomy
         Its ``dense_excess`` is the density over the bone stage's soft-tissue floor.
     """
-    collimation = find_collimation(image, spacing_mm)
+    smooth = body_smooth(image, spacing_mm)
+    collimation = find_collimation(image, spacing_mm, smooth)
     valid = ~collimation
     field_edge_px = _distance_to(valid)
     if cfg.breast_body:  # mammograms
@@ -945,7 +960,8 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np
 
         body = find_breast(image, valid, spacing_mm, cfg.breast_body_fraction)
     else:
-        body = find_body(image, valid, spacing_mm, field_edge_px)
+        body = find_body(image, valid, spacing_mm, field_edge_px, smooth)
+    del smooth
     saturated = np.zeros(image.shape, bool)
     if overlays is not None and overlays.any():
         saturated = dilate(overlays, _OVERLAY_MARGIN_MM / spacing_mm) & valid

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage as ndi
 
 __all__ = [
     "gaussian",
@@ -16,6 +17,7 @@ __all__ = [
     "dilate",
     "erode",
     "grey_dilate",
+    "dilate_labels",
     "grey_morphology",
     "distance_inside",
     "fill_holes",
@@ -240,6 +242,56 @@ def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: i
         out = combine(run(out, h_prev - h, 0), along_rows, out=out)
         h_prev, w_prev = h, w
     return run(out, h_prev, 0) if h_prev > 0 else out
+
+
+def dilate_labels(labels: np.ndarray, radius_px: float) -> np.ndarray:
+    """Grey dilation of a sparse label image by a disk: each pixel takes the largest label within reach.
+
+    The same result as ``cv2.dilate(labels.astype(np.float32), disk(radius_px))``
+    (labels below 2**24), computed on each label's bounding box grown by the
+    disk's reach, so the cost follows the labels' area, not the image's (a
+    few specks on a large film).  Every non-zero pixel's reach lies inside its
+    own label's grown box, and a maximum can be taken box by box.  When the
+    boxes together are larger than the image, the whole image is dilated.
+
+    Parameters
+    ----------
+    labels : ndarray of int, 2-D
+        0 = background, objects 1..n (n below 2**24).
+    radius_px : float
+        Disk radius in pixels (OpenCV's ellipse, as :func:`disk`).
+
+    Returns
+    -------
+    ndarray of int32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.zeros((7, 9), int); lab[3, 2] = 1; lab[3, 4] = 2   # both reach column 3
+    >>> dilate_labels(lab, 1)[3]
+    array([0, 1, 1, 2, 2, 2, 0, 0, 0], dtype=int32)
+    """
+    lab = np.asarray(labels)
+    out = np.zeros(lab.shape, np.int32)
+    n = int(lab.max()) if lab.size else 0
+    if n <= 0:
+        return out
+    if n >= 2**24:
+        raise ValueError(f"dilate_labels: {n} labels do not fit float32 exactly")
+    kernel = disk(radius_px)
+    reach = kernel.shape[0] // 2
+    h, w = lab.shape
+    boxes = [
+        (slice(max(rs.start - reach, 0), min(rs.stop + reach, h)), slice(max(cs.start - reach, 0), min(cs.stop + reach, w)))
+        for rs, cs in (sl for sl in ndi.find_objects(lab) if sl is not None)
+    ]
+    if sum((b[0].stop - b[0].start) * (b[1].stop - b[1].start) for b in boxes) >= lab.size:
+        return grey_morphology(lab.astype(np.float32), radius_px, "dilate").astype(np.int32)
+    for box in boxes:
+        grown = cv2.dilate(lab[box].astype(np.float32), kernel).astype(np.int32)
+        np.maximum(out[box], grown, out=out[box])
+    return out
 
 
 def grey_dilate(image: np.ndarray, radius_px: float, *, grid_factor: int = 1) -> np.ndarray:

@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from .anatomy import Anatomy
 from .background import local_significance, region_opening
 from .config import Config
-from .filters import dilate, disk, fill_holes, gaussian, hysteresis_threshold, label_components
+from .filters import dilate, dilate_labels, fill_holes, gaussian, hysteresis_threshold, label_components
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Segmentation", "segment", "group_lobules"]
@@ -146,9 +146,9 @@ def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm:
     small[0] = False
     if not small.any():
         return mask
-    speck_labels = np.where(small[labels], labels, 0).astype(np.float32)
+    speck_labels = np.where(small[labels], labels, 0)
     # each ring pixel takes the label of a speck within reach (max wins where rings meet)
-    ring_labels = cv2.dilate(speck_labels, disk(cfg.dense_surround_ring_mm / spacing_mm)).astype(np.int32)
+    ring_labels = dilate_labels(speck_labels, cfg.dense_surround_ring_mm / spacing_mm)
     near = dilate(speck_labels > 0, _SPECK_RING_GAP_MM / spacing_mm)
     ring = (ring_labels > 0) & ~near & anatomy.body & ~anatomy.bone
     ring_median = np.full(n + 1, -np.inf)
