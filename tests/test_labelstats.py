@@ -84,3 +84,11 @@ def test_convex_area_of_empty_mask_is_zero():
     from calcidetect.labelstats import convex_area
 
     assert convex_area(np.zeros((3, 4), bool)) == 0
+
+
+def test_unique_half_integer_points_matches_numpy_unique():
+    from calcidetect.labelstats import _unique_half_integer_points
+
+    rng = np.random.default_rng(2)
+    pts = rng.integers(0, 40, (500, 2)) / 2.0 - 0.5  # half-integers from -0.5
+    np.testing.assert_array_equal(_unique_half_integer_points(pts), np.unique(pts, axis=0))
