@@ -110,3 +110,15 @@ def test_dilate_labels_matches_opencv(density, radius):
     labels, _ = ndi.label(rng.random((90, 120)) < density)
     expected = cv2.dilate(labels.astype(np.float32), disk(radius)).astype(np.int32)
     np.testing.assert_array_equal(dilate_labels(labels, radius), expected)
+
+
+@pytest.mark.parametrize("min_pixels", [1, 2, 3, 6])
+@pytest.mark.parametrize("density", [0.05, 0.3, 0.55])
+def test_drop_small_components_matches_bincount(min_pixels, density):
+    from calcidetect.filters import drop_small_components
+
+    mask = np.random.default_rng(int(density * 100) + min_pixels).random((70, 90)) < density
+    labels, n = ndi.label(mask)
+    keep = np.bincount(labels.ravel(), minlength=n + 1) >= min_pixels
+    keep[0] = False
+    np.testing.assert_array_equal(drop_small_components(mask, min_pixels), keep[labels])

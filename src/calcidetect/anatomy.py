@@ -18,6 +18,7 @@ from .background import noise_sigma, region_opening, robust_sigma
 from .config import Config
 from .filters import (
     dilate,
+    drop_small_components,
     erode,
     feature_distance,
     fill_holes,
@@ -382,11 +383,8 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
     flat = _zero_local_range(np.asarray(pixels, np.float32))
     if not flat.any():
         return flat
-    labels, n = label_components(flat)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = sizes >= _OVERLAY_MIN_PIXELS
-    keep[0] = False
-    return cv2.dilate(keep[labels].astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+    keep = drop_small_components(flat, _OVERLAY_MIN_PIXELS)
+    return cv2.dilate(keep.view(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
 
 
 def find_body(

@@ -16,6 +16,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import ConvexHull
 
+#: Label images with fewer labels than this are grouped by a 16-bit radix sort.
+_RADIX_MAX_LABELS = 2**16
+
 __all__ = ["label_max", "label_min", "label_mean", "label_median", "label_moments", "label_solidity", "convex_area"]
 
 
@@ -93,7 +96,10 @@ def label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     the parameters.
     """
     lab, val = _foreground(values, labels)
-    val = val[np.argsort(lab, kind="stable")]
+    # a stable sort keeps each label's values in raster order; on 16-bit keys
+    # numpy sorts by radix (linear time)
+    keys = lab.astype(np.uint16) if lab.size and 0 <= lab.min() and lab.max() < _RADIX_MAX_LABELS else lab
+    val = val[np.argsort(keys, kind="stable")]
     counts = np.bincount(lab, minlength=n + 1)[1 : n + 1]
     ends = np.cumsum(counts)
     out = np.full(n, np.nan, dtype=np.result_type(val.dtype, np.float32))
