@@ -94,6 +94,7 @@ def region_opening(
     grid_factor: int = 1,
     smooth: bool = False,
     smooth_only_lowers: bool = False,
+    smooth_grid_factor: int = 1,
 ) -> np.ndarray:
     """Grey opening by a disk, restricted to ``region`` (the body).
 
@@ -117,6 +118,10 @@ def region_opening(
     smooth_only_lowers : bool
         Cap the smoothed floor by the opening itself, so that nothing just
         under the skin is buried by it.
+    smooth_grid_factor : int
+        Do that smoothing on a grid this many times coarser than the
+        opening's (:func:`~calcidetect.filters.normalized_gaussian_coarse`);
+        the smoothing is wide, so little is lost.
 
     Returns
     -------
@@ -135,7 +140,9 @@ def region_opening(
     eroded = grey_morphology(np.where(small_region, small, hi).astype(np.float32), radius, "erode", cv2.BORDER_REPLICATE)
     floor = grey_morphology(np.where(small_region, eroded, lo).astype(np.float32), radius, "dilate", cv2.BORDER_REPLICATE)
     if smooth:
-        smoothed = normalized_gaussian(floor, small_region.astype(np.float32), 0.5 * radius)
+        smoothed = normalized_gaussian_coarse(
+            floor, small_region.astype(np.float32), 0.5 * radius, factor=smooth_grid_factor
+        )
         # on the steep slope at the skin a smoothed floor leans on the deeper,
         # higher values and rises above the opening
         floor = np.minimum(smoothed, floor) if smooth_only_lowers else smoothed

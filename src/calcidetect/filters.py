@@ -120,7 +120,9 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
     return out.astype(np.float32, copy=False)
 
 
-def normalized_gaussian_coarse(image: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
+def normalized_gaussian_coarse(
+    image: np.ndarray, weight: np.ndarray, sigma_px: float, *, factor: int | None = None
+) -> np.ndarray:
     """:func:`normalized_gaussian` computed on the blur's pyramid level, enlarged once.
 
     For wide, smooth maps (a local noise level over centimetres): values and
@@ -135,6 +137,9 @@ def normalized_gaussian_coarse(image: np.ndarray, weight: np.ndarray, sigma_px: 
         Values and non-negative weights, same shape.
     sigma_px : float
         Gaussian sigma in pixels of ``image``.
+    factor : int, optional
+        Shrink factor of the grid; by default the pyramid level of
+        :func:`gaussian` (1, i.e. no shrinking, for sigmas up to 8 px).
 
     Returns
     -------
@@ -149,8 +154,9 @@ def normalized_gaussian_coarse(image: np.ndarray, weight: np.ndarray, sigma_px: 
     """
     img = np.asarray(image, dtype=np.float32)
     w = np.asarray(weight, dtype=np.float32)
-    factor = _pyramid_factor(sigma_px, img.shape)
-    if factor == 1:
+    if factor is None:
+        factor = _pyramid_factor(sigma_px, img.shape)
+    if factor <= 1:
         return normalized_gaussian(img, w, sigma_px)
     h, width = img.shape
     size = (max(1, width // factor), max(1, h // factor))

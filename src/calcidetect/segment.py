@@ -34,6 +34,9 @@ _COARSE_GRID = 4
 #: A mass found by the coarse channel is compact.
 _MASS_MAX_ELONGATION = 4.0
 _MASS_MIN_SOLIDITY = 0.5
+#: The fine floor's smoothing (a Gaussian of half the opening radius) runs on
+#: a grid this many times coarser than the working grid.
+_FINE_FLOOR_SMOOTH_GRID = 2
 #: Window of the local noise estimate.
 _NOISE_WINDOW_MM = 12.0
 #: The surroundings of a speck are read from this far out (its own halo excluded).
@@ -199,7 +202,13 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
         soft[:, :border] = soft[:, -border:] = False
     # bones take part in the opening (their flanks are slopes it keeps), metal not
     fine = gaussian(image, _FINE_SMOOTH_MM / spacing_mm)
-    floor = region_opening(fine, anatomy.body & ~anatomy.metal, cfg.background_radius_mm / spacing_mm, smooth=True)
+    floor = region_opening(
+        fine,
+        anatomy.body & ~anatomy.metal,
+        cfg.background_radius_mm / spacing_mm,
+        smooth=True,
+        smooth_grid_factor=_FINE_FLOOR_SMOOTH_GRID,
+    )
     excess = (fine - floor).astype(np.float32)
 
     step = max(1, int(soft.sum()) // 300_000)
