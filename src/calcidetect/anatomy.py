@@ -248,7 +248,7 @@ def find_collimation(image: np.ndarray, spacing_mm: float, smooth: np.ndarray | 
     mask = np.zeros(image.shape, bool)
     min_contact = _COLLIMATION_MIN_CONTACT_MM / spacing_mm
     for cand, is_bright in ((candidates, True), (flat, False)):
-        labels, n = ndi.label(cand)
+        labels, n = label_components(cand)  # the numbering is not used
         if n == 0:
             continue
         if is_bright:
@@ -325,7 +325,7 @@ def _air_level(
     outside_penumbra = field_edge_px > _PENUMBRA_BAND_MM / spacing_mm
     for t in thresholds:
         low = valid & (smooth < t)
-        labels, n = ndi.label(low)
+        labels, n = label_components(low)  # the numbering is not used
         if n == 0:
             continue
         # air reaches the edge of the exposed field (image border or
@@ -420,7 +420,7 @@ def find_body(
     # a thin bright strip along a collimation edge (penumbra) is no tissue
     # even where it touches the limb
     body &= opened | (field_edge_px > _FIELD_EDGE_STRIP_MM / spacing_mm)
-    labels, n = ndi.label(body)
+    labels, n = label_components(body)  # the numbering is not used
     if n > 0:
         areas = np.bincount(labels[opened], minlength=n + 1)
         areas[0] = 0
@@ -446,7 +446,7 @@ def _fill_enclosed(body: np.ndarray, air: np.ndarray) -> np.ndarray:
     holes = fill_holes(body) & ~body
     if not (holes & air).any():
         return body | holes
-    labels, n = ndi.label(holes)
+    labels, n = label_components(holes)  # the numbering is not used
     holds_air = np.zeros(n + 1, bool)
     holds_air[np.unique(labels[air & holes])] = True
     holds_air[0] = True
@@ -594,11 +594,14 @@ def _steep_outline_fraction(
     region = labels > 0
     boundary = region & ~cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=1).astype(bool) & inner
     # the outline may sit at a lower level than ``threshold`` (edge-supported
-    # levels); the step is judged against the level where it is
-    level = np.clip(smooth, 0.0, threshold)
-    steep = boundary & (grad_per_mm >= _LEVEL_EDGE_FRACTION * level / _LEVEL_EDGE_WIDTH_MM)
-    n_boundary = np.bincount(labels[boundary], minlength=n + 1)[1:]
-    n_steep = np.bincount(labels[steep], minlength=n + 1)[1:]
+    # levels); the step is judged against the level where it is (on the
+    # outline's pixels only)
+    where = np.flatnonzero(boundary)
+    on_outline = labels.ravel()[where]
+    level = np.clip(smooth.ravel()[where], 0.0, threshold)
+    steep = grad_per_mm.ravel()[where] >= _LEVEL_EDGE_FRACTION * level / _LEVEL_EDGE_WIDTH_MM
+    n_boundary = np.bincount(on_outline, minlength=n + 1)[1:]
+    n_steep = np.bincount(on_outline[steep], minlength=n + 1)[1:]
     return np.where(n_boundary > 0, n_steep / np.maximum(n_boundary, 1), 1.0)
 
 
@@ -616,32 +619,33 @@ def _edge_supported_levels(
     small = np.ones((3, 3), np.uint8)
     accepted = np.zeros(smooth.shape, bool)
     min_area_px = _LEVEL_MIN_AREA_MM2 / spacing_mm**2
+    weights = smooth.astype(np.float64).ravel()  # converted once for every level's sums
     for fraction in _LEVEL_FRACTIONS:
         level = fraction * threshold
-        labels, n = label_components(body & (smooth > level))
+        region = body & (smooth > level)
+        labels, n = label_components(region)
         if n == 0:
             continue
-        region = labels > 0
         # the film edge is no boundary; the skin is one, but never a bone edge
-        boundary = region & ~cv2.erode(region.astype(np.uint8), small, borderValue=1).astype(bool)
+        boundary = region & (cv2.erode(region.view(np.uint8), small, borderValue=1) == 0)
         # a cortex edge is steep in absolute terms too, unlike the slope of a
         # thick soft-tissue contour at a low level
         edge = _LEVEL_EDGE_FRACTION * max(level, _LEVEL_EDGE_FLOOR * threshold) / _LEVEL_EDGE_WIDTH_MM
         steep = boundary & inner & (grad_per_mm >= edge)
         n_boundary = np.bincount(labels[boundary], minlength=n + 1)
         n_steep = np.bincount(labels[steep], minlength=n + 1)
-        area = np.bincount(labels.ravel(), minlength=n + 1)
+        outlined = (n_boundary > 0) & (n_steep >= _LEVEL_MIN_SUPPORT * n_boundary)
+        outlined[0] = False
+        if not outlined.any():
+            continue  # the sums below cannot keep anything
+        flat = labels.ravel().astype(np.intp)
+        area = np.bincount(flat, minlength=n + 1)
         # a bone rises well above the level that outlines it; a stretch of
         # soft tissue cut out of a slope barely does
-        mean = np.bincount(labels.ravel(), weights=smooth.ravel(), minlength=n + 1) / np.maximum(area, 1)
-        keep = (
-            (n_boundary > 0)
-            & (n_steep >= _LEVEL_MIN_SUPPORT * n_boundary)
-            & (area >= min_area_px)
-            & (mean >= _LEVEL_MIN_RISE * level)
-        )
-        keep[0] = False
-        accepted |= keep[labels]
+        mean = np.bincount(flat, weights=weights, minlength=n + 1) / np.maximum(area, 1)
+        keep = outlined & (area >= min_area_px) & (mean >= _LEVEL_MIN_RISE * level)
+        if keep.any():
+            accepted |= keep[labels]
     return accepted
 
 
