@@ -21,11 +21,17 @@ def test_feature_distance_matches_edt():
     np.testing.assert_array_equal(feature_distance(ri, ci, rows, cols), dist[rows, cols])
 
 
-def test_min_feature_distance_matches_label_minimum():
+def test_min_feature_distance_close_to_label_minimum():
+    from calcidetect.filters import nearest_true_pixel
+
     labels, n, bone = _foci(1)
-    dist, (ri, ci) = ndi.distance_transform_edt(~bone, return_indices=True)
+    dist = ndi.distance_transform_edt(~bone)
     expected = ndi.minimum(dist, labels, np.arange(1, n + 1))
-    np.testing.assert_array_equal(_min_feature_distance(labels, n, ri, ci), expected)
+    got = _min_feature_distance(labels, n, *nearest_true_pixel(bone))
+    # a Euclidean distance to a nearly nearest bone pixel (chamfer choice): never
+    # shorter than the true one, longer by a few percent at most
+    assert np.all(got >= expected - 1e-9)
+    np.testing.assert_allclose(got, expected, rtol=0.03, atol=0.5)
 
 
 def test_max_inside_distance_matches_whole_image_edt():
