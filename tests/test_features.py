@@ -21,17 +21,11 @@ def test_feature_distance_matches_edt():
     np.testing.assert_array_equal(feature_distance(ri, ci, rows, cols), dist[rows, cols])
 
 
-def test_min_feature_distance_close_to_label_minimum():
-    from calcidetect.filters import nearest_true_pixel
-
+def test_min_feature_distance_matches_label_minimum():
     labels, n, bone = _foci(1)
-    dist = ndi.distance_transform_edt(~bone)
+    dist, (ri, ci) = ndi.distance_transform_edt(~bone, return_indices=True)
     expected = ndi.minimum(dist, labels, np.arange(1, n + 1))
-    got = _min_feature_distance(labels, n, *nearest_true_pixel(bone))
-    # a Euclidean distance to a nearly nearest bone pixel (chamfer choice): never
-    # shorter than the true one, longer by a few percent at most
-    assert np.all(got >= expected - 1e-9)
-    np.testing.assert_allclose(got, expected, rtol=0.03, atol=0.5)
+    np.testing.assert_array_equal(_min_feature_distance(labels, n, ri, ci), expected)
 
 
 def test_max_inside_distance_matches_whole_image_edt():

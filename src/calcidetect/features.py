@@ -13,7 +13,7 @@ from scipy.spatial import cKDTree
 
 from .anatomy import Anatomy
 from .config import Config
-from .filters import nearest_true_pixel
+from .filters import feature_distance
 from .labelstats import label_max, label_mean, label_min, label_moments, label_solidity
 from .segment import Segmentation
 
@@ -57,18 +57,18 @@ def _max_inside_distance(labels: np.ndarray, slices: list) -> np.ndarray:
     return out
 
 
-def _min_feature_distance(labels: np.ndarray, n: int, number: np.ndarray, flat_index: np.ndarray) -> np.ndarray:
+def _min_feature_distance(labels: np.ndarray, n: int, ri: np.ndarray, ci: np.ndarray) -> np.ndarray:
     """Per focus, the smallest distance (px) from its pixels to their nearest feature pixel.
 
-    ``number``, ``flat_index`` are :func:`~calcidetect.filters.nearest_true_pixel`
-    of the features; the Euclidean distance to that pixel is formed only on the foci.
+    ``ri``, ``ci`` are a feature transform (nearest feature pixel of every
+    pixel); the distances are formed only on the foci, with the arithmetic of
+    ``scipy.ndimage.distance_transform_edt``, so they are the same numbers.
     """
     flat = labels.ravel()
     where = np.flatnonzero(flat)
     rows, cols = np.divmod(where, labels.shape[1])
-    ri, ci = np.divmod(flat_index[number.ravel()[where] - 1], labels.shape[1])
     out = np.full(n + 1, np.inf)
-    np.minimum.at(out, flat[where], np.hypot((ri - rows).astype(float), (ci - cols).astype(float)))
+    np.minimum.at(out, flat[where], feature_distance(ri, ci, rows, cols))
     return out[1:]
 
 
@@ -111,15 +111,14 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
     relative_density = peak_excess / bone_ref if np.isfinite(bone_ref) and bone_ref > 0 else np.zeros(n)
 
     if anatomy.bone.any():
-        number, flat_index = nearest_true_pixel(anatomy.bone)
-        dist_bone = _min_feature_distance(labels, n, number, flat_index) * spacing_mm
+        ri, ci = ndi.distance_transform_edt(~anatomy.bone, return_distances=False, return_indices=True)
+        dist_bone = _min_feature_distance(labels, n, ri, ci) * spacing_mm
         r = np.clip(np.round(cr).astype(int), 0, labels.shape[0] - 1)
         c = np.clip(np.round(cc).astype(int), 0, labels.shape[1] - 1)
         # the nearest bone's edge runs across the line from the focus to its
         # nearest bone pixel; a local direction survives bones merged in the mask
-        ri, ci = np.divmod(flat_index[number[r, c] - 1], labels.shape[1])
-        normal_r = (r - ri).astype(float)
-        normal_c = (c - ci).astype(float)
+        normal_r = (r - ri[r, c]).astype(float)
+        normal_c = (c - ci[r, c]).astype(float)
         norm = np.hypot(normal_r, normal_c)
         axis_r, axis_c = np.cos(orientation), np.sin(orientation)  # skimage: (row, col) of the major axis
         towards = np.abs(axis_r * normal_r + axis_c * normal_c) / np.maximum(norm, 1e-9)

@@ -22,7 +22,6 @@ __all__ = [
     "distance_inside",
     "fill_holes",
     "feature_distance",
-    "nearest_true_pixel",
     "label_components",
     "hysteresis_threshold",
     "drop_small_components",
@@ -339,40 +338,6 @@ def grey_dilate(image: np.ndarray, radius_px: float, *, grid_factor: int = 1) ->
 def distance_inside(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance (px) of each True pixel to the nearest False pixel."""
     return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-
-
-def nearest_true_pixel(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every pixel, which True pixel of ``mask`` is nearest (OpenCV, 5x5 distance mask).
-
-    OpenCV's labelled distance transform (``DIST_LABEL_PIXEL``) numbers the
-    True pixels 1, 2, ... in raster order and gives each pixel the number of
-    its nearest one, by a chamfer distance within about 2 % of the Euclidean:
-    where two True pixels are nearly equally near, either may be chosen.
-
-    Parameters
-    ----------
-    mask : ndarray of bool, 2-D, with at least one True pixel
-
-    Returns
-    -------
-    number : ndarray of int32
-        Number (1..k) of the nearest True pixel, same shape as ``mask``.
-    flat_index : ndarray of intp, shape (k,)
-        Flat (raster) index of True pixel ``i + 1``: pixel ``p`` is nearest to
-        ``flat_index[number[p] - 1]``.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> m = np.zeros((3, 8), bool); m[1, 0] = m[1, 7] = True
-    >>> number, flat_index = nearest_true_pixel(m)
-    >>> flat_index[number[1] - 1] % 8
-    array([0, 0, 0, 0, 7, 7, 7, 7])
-    """
-    _, number = cv2.distanceTransformWithLabels(
-        (~np.asarray(mask, bool)).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
-    )
-    return number, np.flatnonzero(mask)
 
 
 def feature_distance(ri: np.ndarray, ci: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
