@@ -39,3 +39,25 @@ def test_nearest_label_agrees_with_exact_voronoi_away_from_ties():
         second = np.where(labels[ri, ci] == k, second, np.minimum(second, d_k))
     clear = second > 1.05 * exact + 1.0
     np.testing.assert_array_equal(nearest[clear], labels[ri, ci][clear])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fill_bone_holes_matches_hole_filling_definition(seed):
+    from scipy import ndimage as ndi
+
+    from calcidetect.anatomy import _EDGE_CLOSED_FACTOR, _fill_bone_holes
+
+    rng = np.random.default_rng(seed)
+    dense = ndi.gaussian_filter(rng.random((80, 100)), 2) > 0.52
+    excess = rng.normal(0.5, 1.0, dense.shape).astype(np.float32)
+    min_excess = 0.3
+    # the definition: holes of the mask padded with bone; enclosed ones are holes of the mask itself
+    holes = ndi.binary_fill_holes(np.pad(dense, 1, constant_values=True))[1:-1, 1:-1] & ~dense
+    labels, n = ndi.label(holes)
+    med = np.zeros(n + 1)
+    med[1:] = ndi.median(excess, labels, np.arange(1, n + 1))
+    enclosed = np.zeros(n + 1, bool)
+    enclosed[labels[ndi.binary_fill_holes(dense) & ~dense]] = True
+    accept = np.where(enclosed, med > min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
+    accept[0] = False
+    np.testing.assert_array_equal(_fill_bone_holes(dense, excess, min_excess), dense | accept[labels])
