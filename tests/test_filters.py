@@ -122,3 +122,17 @@ def test_drop_small_components_matches_bincount(min_pixels, density):
     keep = np.bincount(labels.ravel(), minlength=n + 1) >= min_pixels
     keep[0] = False
     np.testing.assert_array_equal(drop_small_components(mask, min_pixels), keep[labels])
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 2.0, 2.5, 7.0, 10.0, 13.333333333333334, 20.0])
+def test_farther_than_matches_thresholded_distance_transform(radius):
+    import cv2
+
+    from calcidetect.filters import farther_than
+
+    rng = np.random.default_rng(int(radius * 10))
+    for cut in (0.45, 0.5, 0.56):
+        inside = ndi.gaussian_filter(rng.random((150, 170)), 3) > cut
+        padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)  # the border is not outside
+        dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+        np.testing.assert_array_equal(farther_than(inside, radius), dist > radius)

@@ -20,6 +20,7 @@ from .filters import (
     dilate,
     drop_small_components,
     erode,
+    farther_than,
     fill_holes,
     gaussian,
     grey_dilate,
@@ -336,7 +337,7 @@ def _air_level(
         edge[labels[field_edge]] = True
         edge[0] = False
         # the air's level is read away from the skin's soft transition
-        air = edge[labels] & (_distance_to(~(valid & ~low)) > _AIR_CLEARANCE_MM / spacing_mm)
+        air = edge[labels] & farther_than(~(valid & ~low), _AIR_CLEARANCE_MM / spacing_mm)
         tissue = valid & ~low
         if air.sum() < _MIN_CLASS_FRACTION * valid.sum() or tissue.sum() < _MIN_CLASS_FRACTION * valid.sum():
             continue
@@ -577,7 +578,7 @@ def _gradient_per_mm(smooth: np.ndarray, spacing_mm: float) -> np.ndarray:
 
 def _away_from_skin(body: np.ndarray, spacing_mm: float) -> np.ndarray:
     """Body pixels far enough from the skin for an outline there to count as a bone edge."""
-    return _distance_to(body) > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
+    return farther_than(body, _LEVEL_SKIN_CLEARANCE_MM / spacing_mm)  # = _distance_to(body) > clearance
 
 
 def _steep_outline_fraction(

@@ -20,6 +20,7 @@ __all__ = [
     "dilate_labels",
     "grey_morphology",
     "distance_inside",
+    "farther_than",
     "fill_holes",
     "feature_distance",
     "label_components",
@@ -231,8 +232,12 @@ def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: i
     >>> bool((grey_morphology(img, 21, "dilate") == cv2.dilate(img, disk(21))).all())
     True
     """
+    return _morphology_by_kernel(image, disk(radius_px), op, border_type)
+
+
+def _morphology_by_kernel(image: np.ndarray, kernel: np.ndarray, op: str, border_type: int) -> np.ndarray:
+    """Erosion or dilation by a symmetric disk-like kernel (see :func:`grey_morphology`)."""
     func = {"erode": cv2.erode, "dilate": cv2.dilate}[op]
-    kernel = disk(radius_px)
     if kernel.shape[0] // 2 < _CASCADE_FROM_RADIUS_PX:
         return func(image, kernel, borderType=border_type)
     combine = np.minimum if op == "erode" else np.maximum
@@ -299,6 +304,42 @@ def dilate_labels(labels: np.ndarray, radius_px: float) -> np.ndarray:
         grown = cv2.dilate(lab[box].astype(np.float32), kernel).astype(np.int32)
         np.maximum(out[box], grown, out=out[box])
     return out
+
+
+def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
+    """Pixels of ``inside`` whose nearest outside pixel is farther than ``radius_px`` (Euclidean).
+
+    The same mask as thresholding OpenCV's exact distance transform
+    (``cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) >
+    radius_px``, the image border not counting as outside), as an erosion
+    by the pixels that transform puts within ``radius_px`` of a point (read
+    off the transform of one point, so its rounding is the same): a short
+    cascade of rectangles instead of a whole-image transform.
+
+    Parameters
+    ----------
+    inside : ndarray of bool
+    radius_px : float
+
+    Returns
+    -------
+    ndarray of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.ones((7, 9), bool); m[3, 0] = False
+    >>> farther_than(m, 2.0)[3].astype(int)
+    array([0, 0, 0, 1, 1, 1, 1, 1, 1])
+    """
+    reach = int(np.floor(radius_px)) + 1
+    point = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    point[reach, reach] = 0
+    kernel = (cv2.distanceTransform(point, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius_px).astype(np.uint8)
+    rows = np.flatnonzero(kernel.any(axis=1))
+    kernel = kernel[rows[0] : rows[-1] + 1, rows[0] : rows[-1] + 1]  # symmetric: the same span both ways
+    eroded = _morphology_by_kernel(np.ascontiguousarray(inside, bool).view(np.uint8), kernel, "erode", cv2.BORDER_CONSTANT)
+    return eroded.astype(bool)
 
 
 def grey_dilate(image: np.ndarray, radius_px: float, *, grid_factor: int = 1) -> np.ndarray:
