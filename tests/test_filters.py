@@ -136,3 +136,16 @@ def test_farther_than_matches_thresholded_distance_transform(radius):
         padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)  # the border is not outside
         dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
         np.testing.assert_array_equal(farther_than(inside, radius), dist > radius)
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 2.0, 7.5, 12.0, 30.0])
+def test_within_chamfer_distance_matches_thresholded_transform(radius):
+    import cv2
+
+    from calcidetect.filters import within_chamfer_distance
+
+    rng = np.random.default_rng(int(radius * 10) + 1)
+    for cut in (0.5, 0.58):
+        mask = ndi.gaussian_filter(rng.random((140, 180)), 3) > cut
+        expected = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3) <= radius
+        np.testing.assert_array_equal(within_chamfer_distance(mask, radius), expected)

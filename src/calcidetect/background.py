@@ -60,11 +60,12 @@ def local_noise_sigma(
     smooth over ``sigma_px`` anyway, is computed on its pyramid level; without
     it at full resolution (exact near the image border).
     """
-    clipped = np.clip(response, -3 * global_sigma, 3 * global_sigma)
+    squared = np.clip(response, -3 * global_sigma, 3 * global_sigma)
+    np.multiply(squared, squared, out=squared)
     weight = region.astype(np.float32)
     smooth_mean = normalized_gaussian_coarse if coarse else normalized_gaussian
-    rms = np.sqrt(smooth_mean(clipped * clipped, weight, sigma_px))
-    return np.maximum(rms, 0.5 * global_sigma).astype(np.float32)
+    rms = np.sqrt(smooth_mean(squared, weight, sigma_px))
+    return np.maximum(rms, 0.5 * global_sigma, out=rms).astype(np.float32, copy=False)
 
 
 def local_significance(
@@ -82,8 +83,9 @@ def local_significance(
     """
     values = response[region][::step]
     centre = float(np.median(values)) if values.size else 0.0
-    local = local_noise_sigma(response - centre, region, robust_sigma(values), window_px, coarse=coarse)
-    return ((response - centre) / local).astype(np.float32, copy=False)
+    shifted = response - centre
+    local = local_noise_sigma(shifted, region, robust_sigma(values), window_px, coarse=coarse)
+    return np.divide(shifted, local, out=shifted).astype(np.float32, copy=False)
 
 
 def region_opening(

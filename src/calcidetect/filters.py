@@ -21,6 +21,7 @@ __all__ = [
     "grey_morphology",
     "distance_inside",
     "farther_than",
+    "within_chamfer_distance",
     "fill_holes",
     "feature_distance",
     "label_components",
@@ -36,6 +37,8 @@ _MIN_SUPPORT = 0.05
 _FALLBACK_FACTOR = 3.0
 #: Number of fallback scales tried after the requested one.
 _FALLBACK_LEVELS = 3
+#: OpenCV's straight step of the 3x3 chamfer approximation of the L2 distance.
+_CHAMFER_STRAIGHT_STEP = 0.955
 #: From this disk radius (px) on, a grey erosion or dilation runs as a cascade
 #: of rectangles (measured faster than OpenCV's general kernel from here).
 _CASCADE_FROM_RADIUS_PX = 8
@@ -340,6 +343,33 @@ def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
     kernel = kernel[rows[0] : rows[-1] + 1, rows[0] : rows[-1] + 1]  # symmetric: the same span both ways
     eroded = _morphology_by_kernel(np.ascontiguousarray(inside, bool).view(np.uint8), kernel, "erode", cv2.BORDER_CONSTANT)
     return eroded.astype(bool)
+
+
+def within_chamfer_distance(mask: np.ndarray, radius_px: float) -> np.ndarray:
+    """Pixels within ``radius_px`` of ``mask`` by OpenCV's 3x3 chamfer distance.
+
+    The same mask as ``cv2.distanceTransform((~mask).astype(np.uint8),
+    cv2.DIST_L2, 3) <= radius_px``: that transform is the shortest path of
+    fixed-point straight and diagonal steps, a function of the offset alone,
+    so it is a dilation of ``mask`` by the offsets it puts within
+    ``radius_px`` of a point (read off the transform of one point), run as a
+    short cascade of rectangles.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((5, 9), bool); m[2, 0] = True
+    >>> within_chamfer_distance(m, 2.0)[2].astype(int)
+    array([1, 1, 1, 0, 0, 0, 0, 0, 0])
+    """
+    reach = int(np.floor(radius_px / _CHAMFER_STRAIGHT_STEP)) + 1
+    point = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    point[reach, reach] = 0
+    kernel = (cv2.distanceTransform(point, cv2.DIST_L2, 3) <= radius_px).astype(np.uint8)
+    rows = np.flatnonzero(kernel.any(axis=1))
+    kernel = kernel[rows[0] : rows[-1] + 1, rows[0] : rows[-1] + 1]  # symmetric: the same span both ways
+    grown = _morphology_by_kernel(np.ascontiguousarray(mask, bool).view(np.uint8), kernel, "dilate", cv2.BORDER_CONSTANT)
+    return grown.astype(bool)
 
 
 def grey_dilate(image: np.ndarray, radius_px: float, *, grid_factor: int = 1) -> np.ndarray:

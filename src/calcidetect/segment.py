@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
 from .anatomy import Anatomy
 from .background import local_significance, region_opening
 from .config import Config
-from .filters import dilate, dilate_labels, fill_holes, gaussian, hysteresis_threshold, label_components
+from .filters import (
+    dilate,
+    dilate_labels,
+    fill_holes,
+    gaussian,
+    hysteresis_threshold,
+    label_components,
+    within_chamfer_distance,
+)
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Segmentation", "segment", "group_lobules"]
@@ -103,7 +110,7 @@ def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cf
     labels, n = label_components(mask, 8)
     if n == 0 or not bone.any():
         return mask
-    near = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, 3) <= cfg.bone_hug_distance_mm / spacing_mm
+    near = within_chamfer_distance(bone, cfg.bone_hug_distance_mm / spacing_mm)
     fraction = np.zeros(n + 1)
     fraction[1:] = label_mean(near, labels, n)
     keep = fraction < cfg.bone_hug_max_fraction
@@ -228,7 +235,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     coarse_excess = (coarse - coarse_floor).astype(np.float32)
     # in units of the per-pixel noise: a mass must be dense, not merely
     # smooth enough to beat the (tiny) noise of a heavily smoothed image
-    coarse_sig = (coarse_excess - float(np.median(coarse_excess[soft][::step]))) / anatomy.noise
+    coarse_sig = (coarse_excess - float(np.median(coarse_excess[soft][::step]))) / float(anatomy.noise)  # float32
     coarse_sig[~soft] = 0.0
     coarse_mask = hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
     coarse_mask = _compact_blobs(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
@@ -279,12 +286,14 @@ def group_lobules(lobules: np.ndarray, n: int, spacing_mm: float, cfg: Config) -
     """
     if n == 0:
         return np.zeros(lobules.shape, np.int32)
-    grouped, _ = ndi.label(dilate(lobules > 0, 0.5 * cfg.lobule_group_distance_mm / spacing_mm))
-    labels = np.where(lobules > 0, grouped, 0)
+    inside = lobules > 0
+    grouped, m = ndi.label(dilate(inside, 0.5 * cfg.lobule_group_distance_mm / spacing_mm))
     # renumber 1..m: each value's rank among those present (np.unique's
-    # inverse, in linear time)
-    present = np.bincount(labels.ravel()) > 0
-    labels = (np.cumsum(present) - 1).astype(np.int32)[labels]
+    # inverse, in linear time); the values present are read off the lobules
+    present = np.zeros(m + 1, bool)
+    present[grouped[inside]] = True
+    present[0] = not inside.all()
+    labels = (np.cumsum(present) - 1).astype(np.int32)[np.where(inside, grouped, 0)]
     if not present[0]:
         labels += 1
     return labels
