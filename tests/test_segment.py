@@ -28,3 +28,19 @@ def test_group_lobules_numbering(density):
     got = group_lobules(lobules, n, 0.2, cfg)
     np.testing.assert_array_equal(got, _group_lobules_reference(lobules, 0.2, cfg))
     assert got.dtype == np.int32
+
+
+def test_drop_faint_large_keeps_small_or_strong_candidates():
+    from calcidetect.segment import _drop_faint_large
+
+    cfg = Config()
+    spacing = 0.2
+    mask = np.zeros((60, 80), bool)
+    mask[5:25, 5:25] = True  # 16 mm^2, large: needs a strong peak
+    mask[30:50, 40:60] = True  # large and strong
+    mask[52:54, 5:7] = True  # small, faint
+    significance = np.full(mask.shape, 3.0, np.float32)
+    significance[40, 50] = cfg.large_focus_min_contrast_sigma
+    expected = mask.copy()
+    expected[5:25, 5:25] = False
+    np.testing.assert_array_equal(_drop_faint_large(mask, significance, spacing, cfg), expected)

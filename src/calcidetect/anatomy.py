@@ -947,7 +947,7 @@ def _distance_to(inside: np.ndarray) -> np.ndarray:
 
 def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Distance (px) below the skin line; image edges and collimation are not skin."""
-    return np.where(body, _distance_to(body | ~valid), 0).astype(np.float32)
+    return np.where(body, _distance_to(body | ~valid), 0).astype(np.float32, copy=False)
 
 
 def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np.ndarray | None = None) -> Anatomy:

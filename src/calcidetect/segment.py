@@ -129,11 +129,17 @@ def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: fl
     labels, n = label_components(mask, 8)
     if n == 0:
         return mask
-    area_mm2 = np.bincount(labels.ravel(), minlength=n + 1)[1:] * spacing_mm**2
-    peak = np.asarray(label_max(significance, labels, n), float)
+    # sizes and peaks from the candidates' own pixels (no whole-image passes)
+    where = np.flatnonzero(labels)
+    lab = labels.ravel()[where]
+    area_mm2 = np.bincount(lab, minlength=n + 1)[1:] * spacing_mm**2
+    peak = np.full(n + 1, -np.inf, dtype=significance.dtype)
+    np.maximum.at(peak, lab, significance.ravel()[where])
     keep = np.zeros(n + 1, bool)
-    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak >= cfg.large_focus_min_contrast_sigma)
-    return keep[labels]
+    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak[1:] >= cfg.large_focus_min_contrast_sigma)
+    out = np.zeros(mask.size, bool)
+    out[where[keep[lab]]] = True
+    return out.reshape(mask.shape)
 
 
 def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> np.ndarray:
@@ -150,13 +156,18 @@ def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm:
     labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
         return mask
-    area_px = np.bincount(labels.ravel(), minlength=n + 1)
+    where = np.flatnonzero(labels)  # the candidates' pixels: sizes and specks without whole-image passes
+    lab = labels.ravel()[where]
+    area_px = np.bincount(lab, minlength=n + 1)
     max_area_px = np.pi * (0.5 * cfg.punctate_max_diameter_mm / spacing_mm) ** 2
     small = area_px <= max_area_px
     small[0] = False
     if not small.any():
         return mask
-    speck_labels = np.where(small[labels], labels, 0)
+    speck_labels = np.zeros(labels.size, labels.dtype)
+    in_speck = small[lab]
+    speck_labels[where[in_speck]] = lab[in_speck]
+    speck_labels = speck_labels.reshape(labels.shape)
     # each ring pixel takes the label of a speck within reach (max wins where rings meet)
     ring_labels = dilate_labels(speck_labels, cfg.dense_surround_ring_mm / spacing_mm)
     near = dilate(speck_labels > 0, _SPECK_RING_GAP_MM / spacing_mm)
@@ -164,7 +175,9 @@ def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm:
     ring_median = np.full(n + 1, -np.inf)
     ring_median[1:] = np.nan_to_num(label_median(anatomy.dense_excess, np.where(ring, ring_labels, 0), n), nan=-np.inf)
     on_dense = small & (ring_median > cfg.dense_surround_max_fraction * anatomy.bone_threshold)
-    return mask & ~on_dense[labels]
+    out = mask.copy()
+    out.ravel()[where[on_dense[lab]]] = False
+    return out
 
 
 def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) -> np.ndarray:
