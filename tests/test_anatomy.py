@@ -14,3 +14,50 @@ def test_zero_local_range_in_bands_matches_whole_image(shape, band_rows):
     kernel = np.ones((3, 3), np.uint8)
     expected = (cv2.dilate(img, kernel) - cv2.erode(img, kernel)) == 0
     np.testing.assert_array_equal(_zero_local_range(img, band_rows), expected)
+
+
+def test_nearest_label_agrees_with_exact_voronoi_away_from_ties():
+    from scipy import ndimage as ndi
+
+    from calcidetect.anatomy import _nearest_label
+
+    labels = np.zeros((120, 160), np.int32)
+    labels[20:50, 30:60] = 1
+    labels[70:100, 40:70] = 2
+    labels[30:90, 120:130] = 3
+    distance, nearest = _nearest_label(labels)
+    exact, (ri, ci) = ndi.distance_transform_edt(labels == 0, return_indices=True)
+    # every labelled pixel is its own nearest
+    np.testing.assert_array_equal(nearest[labels > 0], labels[labels > 0])
+    assert np.all(distance[labels > 0] == 0)
+    # within 2.5 % of the Euclidean distance
+    assert np.all(np.abs(distance - exact) <= 0.025 * exact + 1e-6)
+    # the same owner wherever the second-nearest label is clearly farther
+    second = np.full(labels.shape, np.inf)
+    for k in (1, 2, 3):
+        d_k = ndi.distance_transform_edt(labels != k)
+        second = np.where(labels[ri, ci] == k, second, np.minimum(second, d_k))
+    clear = second > 1.05 * exact + 1.0
+    np.testing.assert_array_equal(nearest[clear], labels[ri, ci][clear])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_fill_bone_holes_matches_hole_filling_definition(seed):
+    from scipy import ndimage as ndi
+
+    from calcidetect.anatomy import _EDGE_CLOSED_FACTOR, _fill_bone_holes
+
+    rng = np.random.default_rng(seed)
+    dense = ndi.gaussian_filter(rng.random((80, 100)), 2) > 0.52
+    excess = rng.normal(0.5, 1.0, dense.shape).astype(np.float32)
+    min_excess = 0.3
+    # the definition: holes of the mask padded with bone; enclosed ones are holes of the mask itself
+    holes = ndi.binary_fill_holes(np.pad(dense, 1, constant_values=True))[1:-1, 1:-1] & ~dense
+    labels, n = ndi.label(holes)
+    med = np.zeros(n + 1)
+    med[1:] = ndi.median(excess, labels, np.arange(1, n + 1))
+    enclosed = np.zeros(n + 1, bool)
+    enclosed[labels[ndi.binary_fill_holes(dense) & ~dense]] = True
+    accept = np.where(enclosed, med > min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
+    accept[0] = False
+    np.testing.assert_array_equal(_fill_bone_holes(dense, excess, min_excess), dense | accept[labels])

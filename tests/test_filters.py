@@ -58,3 +58,94 @@ def test_hysteresis_threshold_matches_skimage(seed):
     image = ndi.gaussian_filter(np.random.default_rng(seed).normal(size=(90, 110)), 1.5).astype(np.float32)
     for low, high in [(0.05, 0.2), (0.1, 0.1), (0.3, 0.1)]:
         np.testing.assert_array_equal(hysteresis_threshold(image, low, high), apply_hysteresis_threshold(image, low, high))
+
+
+def _normalized_gaussian_reference(image, weight, sigma_px):
+    """The whole-image form of the fallback blending (before only thin-support pixels were touched)."""
+    from calcidetect import filters
+
+    img = np.asarray(image, np.float32)
+    w = np.asarray(weight, np.float32)
+    weighted = img * w
+    den = filters.gaussian(w, sigma_px)
+    out = filters.gaussian(weighted, sigma_px) / np.maximum(den, 1e-6)
+    missing = den < filters._MIN_SUPPORT
+    sigma = sigma_px
+    for _ in range(filters._FALLBACK_LEVELS):
+        if not missing.any():
+            break
+        sigma *= filters._FALLBACK_FACTOR
+        den_c = filters.gaussian(w, sigma)
+        coarse = filters.gaussian(weighted, sigma) / np.maximum(den_c, 1e-6)
+        alpha = np.clip(den / filters._MIN_SUPPORT, 0.0, 1.0)
+        np.copyto(out, alpha * out + (1 - alpha) * coarse, where=missing)
+        np.maximum(den, den_c, out=den)
+        missing = den < filters._MIN_SUPPORT
+    if missing.any():
+        total = float(w.sum())
+        out[missing] = float(weighted.sum() / total) if total > 0 else float(np.median(img))
+    return out
+
+
+@pytest.mark.parametrize("covered", [0.0, 0.02, 0.3, 1.0])
+@pytest.mark.parametrize("sigma", [2.0, 7.5])
+def test_normalized_gaussian_matches_whole_image_blending(covered, sigma):
+    from calcidetect.filters import normalized_gaussian
+
+    rng = np.random.default_rng(11)
+    img = rng.normal(size=(160, 200)).astype(np.float32)
+    weight = np.zeros(img.shape, np.float32)
+    weight[: int(round(covered * img.shape[0])), 60:] = 1.0
+    np.testing.assert_array_equal(normalized_gaussian(img, weight, sigma), _normalized_gaussian_reference(img, weight, sigma))
+
+
+@pytest.mark.parametrize("density", [0.0, 0.002, 0.05, 0.5])
+@pytest.mark.parametrize("radius", [1, 4, 9.5])
+def test_dilate_labels_matches_opencv(density, radius):
+    import cv2
+
+    from calcidetect.filters import dilate_labels, disk
+
+    rng = np.random.default_rng(int(density * 1000) + int(radius))
+    labels, _ = ndi.label(rng.random((90, 120)) < density)
+    expected = cv2.dilate(labels.astype(np.float32), disk(radius)).astype(np.int32)
+    np.testing.assert_array_equal(dilate_labels(labels, radius), expected)
+
+
+@pytest.mark.parametrize("min_pixels", [1, 2, 3, 6])
+@pytest.mark.parametrize("density", [0.05, 0.3, 0.55])
+def test_drop_small_components_matches_bincount(min_pixels, density):
+    from calcidetect.filters import drop_small_components
+
+    mask = np.random.default_rng(int(density * 100) + min_pixels).random((70, 90)) < density
+    labels, n = ndi.label(mask)
+    keep = np.bincount(labels.ravel(), minlength=n + 1) >= min_pixels
+    keep[0] = False
+    np.testing.assert_array_equal(drop_small_components(mask, min_pixels), keep[labels])
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 2.0, 2.5, 7.0, 10.0, 13.333333333333334, 20.0])
+def test_farther_than_matches_thresholded_distance_transform(radius):
+    import cv2
+
+    from calcidetect.filters import farther_than
+
+    rng = np.random.default_rng(int(radius * 10))
+    for cut in (0.45, 0.5, 0.56):
+        inside = ndi.gaussian_filter(rng.random((150, 170)), 3) > cut
+        padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)  # the border is not outside
+        dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+        np.testing.assert_array_equal(farther_than(inside, radius), dist > radius)
+
+
+@pytest.mark.parametrize("radius", [0.5, 1.0, 2.0, 7.5, 12.0, 30.0])
+def test_within_chamfer_distance_matches_thresholded_transform(radius):
+    import cv2
+
+    from calcidetect.filters import within_chamfer_distance
+
+    rng = np.random.default_rng(int(radius * 10) + 1)
+    for cut in (0.5, 0.58):
+        mask = ndi.gaussian_filter(rng.random((140, 180)), 3) > cut
+        expected = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3) <= radius
+        np.testing.assert_array_equal(within_chamfer_distance(mask, radius), expected)

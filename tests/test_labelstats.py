@@ -84,3 +84,24 @@ def test_convex_area_of_empty_mask_is_zero():
     from calcidetect.labelstats import convex_area
 
     assert convex_area(np.zeros((3, 4), bool)) == 0
+
+
+def test_unique_half_integer_points_matches_numpy_unique():
+    from calcidetect.labelstats import _unique_half_integer_points
+
+    rng = np.random.default_rng(2)
+    pts = rng.integers(0, 40, (500, 2)) / 2.0 - 0.5  # half-integers from -0.5
+    np.testing.assert_array_equal(_unique_half_integer_points(pts), np.unique(pts, axis=0))
+
+
+@pytest.mark.parametrize("n_labels", [3, 70_000])
+def test_label_median_many_and_few_labels(n_labels):
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, n_labels + 1, (300, 400))
+    values = rng.normal(size=labels.shape).astype(np.float32)
+    n = int(labels.max())
+    present = np.bincount(labels.ravel(), minlength=n + 1)[1:] > 0  # empty labels give NaN here, 0 in scipy
+    expected = np.asarray(ndi.median(values, labels, np.arange(1, n + 1)), np.float32)
+    got = label_median(values, labels, n)
+    np.testing.assert_array_equal(got[present], expected[present])
+    assert np.isnan(got[~present]).all()

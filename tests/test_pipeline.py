@@ -153,3 +153,11 @@ def test_detect_is_deterministic():
     a, b = _detect(img), _detect(img)
     assert np.array_equal(a.labels, b.labels)
     assert a.to_records() == b.to_records()
+
+
+def test_upsample_labels_is_the_nearest_index_map():
+    from calcidetect.pipeline import _nearest_index, _upsample_labels
+
+    labels = np.random.default_rng(0).integers(0, 9, (37, 53)).astype(np.int32)
+    rows, cols = _nearest_index(80, 37), _nearest_index(111, 53)
+    np.testing.assert_array_equal(_upsample_labels(labels, rows, cols), labels[rows[:, None], cols[None, :]])

@@ -19,13 +19,14 @@ from .background import noise_sigma, region_opening, robust_sigma
 from .config import Config
 from .filters import (
     dilate,
+    drop_small_components,
     erode,
-    feature_distance,
+    farther_than,
     fill_holes,
     gaussian,
     grey_dilate,
     label_components,
-    normalized_gaussian,
+    normalized_gaussian_coarse,
 )
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
@@ -252,14 +253,17 @@ def _border_labels(labels: np.ndarray) -> np.ndarray:
     return np.unique(edge[edge > 0])
 
 
-def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
+def find_collimation(image: np.ndarray, spacing_mm: float, smooth: np.ndarray | None = None) -> np.ndarray:
     """Unexposed borders and flat padding connected to the image edge.
 
     Collimation leaves film unexposed: in attenuation terms it is as bright as
     anything in the image and flat, and runs along an edge.  Constant padding
     (black or white bars added when images are squared) is flat too.
+    ``smooth``, if given, is :func:`body_smooth` of ``image`` (computed once
+    for this and :func:`find_body`).
     """
-    smooth = gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
+    if smooth is None:
+        smooth = body_smooth(image, spacing_mm)
     lo, hi = np.percentile(smooth, [0.5, 99.9])
     top = float(smooth.max())
     span = max(float(top - lo), 1e-6)
@@ -270,7 +274,7 @@ def find_collimation(image: np.ndarray, spacing_mm: float) -> np.ndarray:
     mask = np.zeros(image.shape, bool)
     min_contact = _COLLIMATION_MIN_CONTACT_MM / spacing_mm
     for cand, is_bright in ((candidates, True), (flat, False)):
-        labels, n = ndi.label(cand)
+        labels, n = label_components(cand)  # the numbering is not used
         if n == 0:
             continue
         if is_bright:
@@ -333,6 +337,11 @@ def _beyond_blade_edges(smooth: np.ndarray, spacing_mm: float, span: float, know
     return out
 
 
+def body_smooth(image: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """The smoothed image that collimation and air are thresholded on (Gaussian, ``_BODY_SMOOTH_MM``)."""
+    return gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
+
+
 def _straight_bands(bright: np.ndarray) -> np.ndarray:
     """Bright bands along a whole image side (a collimator blade and its penumbra).
 
@@ -378,7 +387,7 @@ def _air_level(
     outside_penumbra = field_edge_px > _PENUMBRA_BAND_MM / spacing_mm
     for t in thresholds:
         low = valid & (smooth < t)
-        labels, n = ndi.label(low)
+        labels, n = label_components(low)  # the numbering is not used
         if n == 0:
             continue
         # air reaches the edge of the exposed field (image border or
@@ -389,7 +398,7 @@ def _air_level(
         edge[labels[field_edge]] = True
         edge[0] = False
         # the air's level is read away from the skin's soft transition
-        air = edge[labels] & (_distance_to(~(valid & ~low)) > _AIR_CLEARANCE_MM / spacing_mm)
+        air = edge[labels] & farther_than(~(valid & ~low), _AIR_CLEARANCE_MM / spacing_mm)
         tissue = valid & ~low
         if air.sum() < _MIN_CLASS_FRACTION * valid.sum() or tissue.sum() < _MIN_CLASS_FRACTION * valid.sum():
             continue
@@ -397,7 +406,8 @@ def _air_level(
         reference = air & outside_penumbra
         if reference.sum() < _MIN_CLASS_FRACTION * valid.sum():
             reference = air
-        level = normalized_gaussian(smooth, reference.astype(np.float32), _AIR_LEVEL_SCALE_MM / spacing_mm)
+        # smooth over centimetres: computed on the blur's pyramid level
+        level = normalized_gaussian_coarse(smooth, reference.astype(np.float32), _AIR_LEVEL_SCALE_MM / spacing_mm)
         resid = (smooth - level)[reference][::step]
         spread = robust_sigma(resid)
         gap = float(np.median((smooth - level)[tissue][::step]))
@@ -439,13 +449,13 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
     flat = _zero_local_range(img)
     if not flat.any():
         return flat
-    labels, n = label_components(flat)
-    sizes = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = sizes >= _OVERLAY_MIN_PIXELS
-    keep[0] = False
+    keep = drop_small_components(flat, _OVERLAY_MIN_PIXELS)
     if keep.any():
-        keep[1:] &= _plateau_stands_out(img, labels, n)
-    return cv2.dilate(keep[labels].astype(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+        labels, n = label_components(keep)
+        drawn = np.zeros(n + 1, bool)
+        drawn[1:] = _plateau_stands_out(img, labels, n)
+        keep = drawn[labels]
+    return cv2.dilate(keep.view(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
 
 
 def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
@@ -474,16 +484,22 @@ def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int) -> np.ndarr
 
 
 def find_body(
-    image: np.ndarray, valid: np.ndarray, spacing_mm: float, field_edge_px: np.ndarray | None = None
+    image: np.ndarray,
+    valid: np.ndarray,
+    spacing_mm: float,
+    field_edge_px: np.ndarray | None = None,
+    smooth: np.ndarray | None = None,
 ) -> np.ndarray:
     """Inside-the-patient mask: tissue above air, without text or markers.
 
     Air is found by :func:`_air_level`; where there is none (a thick hip fills
     the film) the whole exposed area is body.  Burned-in text strokes are
     removed by an opening, and parts smaller than a small body part (markers,
-    labels) are dropped.
+    labels) are dropped.  ``smooth``, if given, is :func:`body_smooth` of
+    ``image``.
     """
-    smooth = gaussian(image, _BODY_SMOOTH_MM / spacing_mm)
+    if smooth is None:
+        smooth = body_smooth(image, spacing_mm)
     if valid.sum() < 16:
         return valid.copy()
     if field_edge_px is None:
@@ -500,7 +516,7 @@ def find_body(
     # a thin bright strip along a collimation edge (penumbra) is no tissue
     # even where it touches the limb
     body &= opened | (field_edge_px > _FIELD_EDGE_STRIP_MM / spacing_mm)
-    labels, n = ndi.label(body)
+    labels, n = label_components(body)  # the numbering is not used
     if n > 0:
         areas = np.bincount(labels[opened], minlength=n + 1)
         areas[0] = 0
@@ -526,7 +542,7 @@ def _fill_enclosed(body: np.ndarray, air: np.ndarray) -> np.ndarray:
     holes = fill_holes(body) & ~body
     if not (holes & air).any():
         return body | holes
-    labels, n = ndi.label(holes)
+    labels, n = label_components(holes)  # the numbering is not used
     holds_air = np.zeros(n + 1, bool)
     holds_air[np.unique(labels[air & holes])] = True
     holds_air[0] = True
@@ -657,7 +673,7 @@ def _gradient_per_mm(smooth: np.ndarray, spacing_mm: float) -> np.ndarray:
 
 def _away_from_skin(body: np.ndarray, spacing_mm: float) -> np.ndarray:
     """Body pixels far enough from the skin for an outline there to count as a bone edge."""
-    return _distance_to(body) > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
+    return farther_than(body, _LEVEL_SKIN_CLEARANCE_MM / spacing_mm)  # = _distance_to(body) > clearance
 
 
 def _steep_outline_fraction(
@@ -674,11 +690,14 @@ def _steep_outline_fraction(
     region = labels > 0
     boundary = region & ~cv2.erode(region.astype(np.uint8), np.ones((3, 3), np.uint8), borderValue=1).astype(bool) & inner
     # the outline may sit at a lower level than ``threshold`` (edge-supported
-    # levels); the step is judged against the level where it is
-    level = np.clip(smooth, 0.0, threshold)
-    steep = boundary & (grad_per_mm >= _LEVEL_EDGE_FRACTION * level / _LEVEL_EDGE_WIDTH_MM)
-    n_boundary = np.bincount(labels[boundary], minlength=n + 1)[1:]
-    n_steep = np.bincount(labels[steep], minlength=n + 1)[1:]
+    # levels); the step is judged against the level where it is (on the
+    # outline's pixels only)
+    where = np.flatnonzero(boundary)
+    on_outline = labels.ravel()[where]
+    level = np.clip(smooth.ravel()[where], 0.0, threshold)
+    steep = grad_per_mm.ravel()[where] >= _LEVEL_EDGE_FRACTION * level / _LEVEL_EDGE_WIDTH_MM
+    n_boundary = np.bincount(on_outline, minlength=n + 1)[1:]
+    n_steep = np.bincount(on_outline[steep], minlength=n + 1)[1:]
     return np.where(n_boundary > 0, n_steep / np.maximum(n_boundary, 1), 1.0)
 
 
@@ -696,32 +715,33 @@ def _edge_supported_levels(
     small = np.ones((3, 3), np.uint8)
     accepted = np.zeros(smooth.shape, bool)
     min_area_px = _LEVEL_MIN_AREA_MM2 / spacing_mm**2
+    weights = smooth.astype(np.float64).ravel()  # converted once for every level's sums
     for fraction in _LEVEL_FRACTIONS:
         level = fraction * threshold
-        labels, n = label_components(body & (smooth > level))
+        region = body & (smooth > level)
+        labels, n = label_components(region)
         if n == 0:
             continue
-        region = labels > 0
         # the film edge is no boundary; the skin is one, but never a bone edge
-        boundary = region & ~cv2.erode(region.astype(np.uint8), small, borderValue=1).astype(bool)
+        boundary = region & (cv2.erode(region.view(np.uint8), small, borderValue=1) == 0)
         # a cortex edge is steep in absolute terms too, unlike the slope of a
         # thick soft-tissue contour at a low level
         edge = _LEVEL_EDGE_FRACTION * max(level, _LEVEL_EDGE_FLOOR * threshold) / _LEVEL_EDGE_WIDTH_MM
         steep = boundary & inner & (grad_per_mm >= edge)
         n_boundary = np.bincount(labels[boundary], minlength=n + 1)
         n_steep = np.bincount(labels[steep], minlength=n + 1)
-        area = np.bincount(labels.ravel(), minlength=n + 1)
+        outlined = (n_boundary > 0) & (n_steep >= _LEVEL_MIN_SUPPORT * n_boundary)
+        outlined[0] = False
+        if not outlined.any():
+            continue  # the sums below cannot keep anything
+        flat = labels.ravel().astype(np.intp)
+        area = np.bincount(flat, minlength=n + 1)
         # a bone rises well above the level that outlines it; a stretch of
         # soft tissue cut out of a slope barely does
-        mean = np.bincount(labels.ravel(), weights=smooth.ravel(), minlength=n + 1) / np.maximum(area, 1)
-        keep = (
-            (n_boundary > 0)
-            & (n_steep >= _LEVEL_MIN_SUPPORT * n_boundary)
-            & (area >= min_area_px)
-            & (mean >= _LEVEL_MIN_RISE * level)
-        )
-        keep[0] = False
-        accepted |= keep[labels]
+        mean = np.bincount(flat, weights=weights, minlength=n + 1) / np.maximum(area, 1)
+        keep = outlined & (area >= min_area_px) & (mean >= _LEVEL_MIN_RISE * level)
+        if keep.any():
+            accepted |= keep[labels]
     return accepted
 
 
@@ -733,18 +753,17 @@ def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -
     soft tissue (median excess above ``min_excess``); soft tissue enclosed by
     bones (a foramen, the space between two long bones) stays out.
     """
-    padded = np.pad(dense, 1, constant_values=True)
-    holes = fill_holes(padded)[1:-1, 1:-1] & ~dense
-    labels, n = label_components(holes)
+    # with the image edge counted as bone every part of the background is a
+    # hole: its components (4-connected, as fill_holes) are labelled once
+    labels, n = label_components(~dense)
     if n == 0:
         return dense
     med = np.zeros(n + 1)
     med[1:] = label_median(excess, labels, n)
-    inner = fill_holes(dense) & ~dense
-    # a truly enclosed hole (medulla) needs only be positive; an edge-closed
-    # one must be denser
-    enclosed = np.zeros(n + 1, bool)
-    enclosed[labels[inner]] = True
+    # a truly enclosed hole (medulla: it does not reach the image edge) needs
+    # only be positive; an edge-closed one must be denser
+    enclosed = np.ones(n + 1, bool)
+    enclosed[_border_labels(labels)] = False
     accept = np.where(enclosed, med > min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
     accept[0] = False
     return dense | accept[labels]
@@ -1040,13 +1059,12 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     half_gap = 0.5 * cfg.joint_gap_max_mm / spacing_mm
     gap = np.zeros(bone.shape, bool)
     if n >= 2:
-        ri, ci = ndi.distance_transform_edt(bone_labels == 0, return_distances=False, return_indices=True)
-        nearest = bone_labels[ri, ci]
+        distance, nearest = _nearest_label(bone_labels)
         boundary = np.zeros(bone.shape, bool)
         boundary[:-1] |= nearest[:-1] != nearest[1:]
         boundary[:, :-1] |= nearest[:, :-1] != nearest[:, 1:]
         rr, cc = np.nonzero(boundary & (bone_labels == 0))
-        near = feature_distance(ri, ci, rr, cc) <= half_gap  # distances on the boundary only
+        near = distance[rr, cc] <= half_gap
         gap[rr[near], cc[near]] = True
     if n >= 1:
         closed = erode(dilate(bone, half_gap), half_gap)
@@ -1072,8 +1090,8 @@ def _bone_ends(bone_labels: np.ndarray, n: int, moments: dict[str, np.ndarray], 
     have ends; an end that touches the image border runs off the film and
     is no joint.  Everything is computed on the outlines (a position along
     an axis is extreme on the outline), so the cost follows the perimeter.
+    ``moments`` is :func:`~calcidetect.labelstats.label_moments` of the bones.
     """
-    moments = label_moments(bone_labels, n)
     long_bone = np.zeros(n + 1, bool)
     long_bone[1:] = moments["axis_major_length"] >= _BONE_END_MIN_ELONGATION * np.maximum(moments["axis_minor_length"], 1.0)
     region = (bone_labels > 0).astype(np.uint8)
@@ -1107,6 +1125,21 @@ def _bone_ends(bone_labels: np.ndarray, n: int, moments: dict[str, np.ndarray], 
     return caps
 
 
+def _nearest_label(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance (px) to the nearest labelled pixel and that pixel's label, for every pixel.
+
+    OpenCV's distance transform with a 5x5 mask (within about 2 % of the
+    Euclidean distance) labels each pixel with its nearest zero pixel, numbered
+    in raster order; that numbering maps back to the label image.
+    """
+    distance, pixel = cv2.distanceTransformWithLabels(
+        (labels == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    flat = labels.reshape(-1)
+    owners = flat[np.flatnonzero(flat)]
+    return distance, owners[pixel - 1]
+
+
 def _distance_to(inside: np.ndarray) -> np.ndarray:
     """Distance (px) of each True pixel to the nearest False one; far if none.
 
@@ -1121,7 +1154,7 @@ def _distance_to(inside: np.ndarray) -> np.ndarray:
 
 def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:
     """Distance (px) below the skin line; image edges and collimation are not skin."""
-    return np.where(body, _distance_to(body | ~valid), 0).astype(np.float32)
+    return np.where(body, _distance_to(body | ~valid), 0).astype(np.float32, copy=False)
 
 
 def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np.ndarray | None = None) -> Anatomy:
@@ -1141,7 +1174,8 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np
     Anatomy
         Its ``dense_excess`` is the density over the bone stage's soft-tissue floor.
     """
-    collimation = find_collimation(image, spacing_mm)
+    smooth = body_smooth(image, spacing_mm)
+    collimation = find_collimation(image, spacing_mm, smooth)
     valid = ~collimation
     field_edge_px = _distance_to(valid)
     if cfg.breast_body:  # mammograms
@@ -1149,7 +1183,8 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np
 
         body = find_breast(image, valid, spacing_mm, cfg.breast_body_fraction)
     else:
-        body = find_body(image, valid, spacing_mm, field_edge_px)
+        body = find_body(image, valid, spacing_mm, field_edge_px, smooth)
+    del smooth
     saturated = np.zeros(image.shape, bool)
     if overlays is not None and overlays.any():
         saturated = dilate(overlays, _OVERLAY_MARGIN_MM / spacing_mm) & valid

@@ -60,11 +60,12 @@ def local_noise_sigma(
     smooth over ``sigma_px`` anyway, is computed on its pyramid level; without
     it at full resolution (exact near the image border).
     """
-    clipped = np.clip(response, -3 * global_sigma, 3 * global_sigma)
+    squared = np.clip(response, -3 * global_sigma, 3 * global_sigma)
+    np.multiply(squared, squared, out=squared)
     weight = region.astype(np.float32)
     smooth_mean = normalized_gaussian_coarse if coarse else normalized_gaussian
-    rms = np.sqrt(smooth_mean(clipped * clipped, weight, sigma_px))
-    return np.maximum(rms, 0.5 * global_sigma).astype(np.float32)
+    rms = np.sqrt(smooth_mean(squared, weight, sigma_px))
+    return np.maximum(rms, 0.5 * global_sigma, out=rms).astype(np.float32, copy=False)
 
 
 def local_significance(
@@ -82,8 +83,9 @@ def local_significance(
     """
     values = response[region][::step]
     centre = float(np.median(values)) if values.size else 0.0
-    local = local_noise_sigma(response - centre, region, robust_sigma(values), window_px, coarse=coarse)
-    return ((response - centre) / local).astype(np.float32, copy=False)
+    shifted = response - centre
+    local = local_noise_sigma(shifted, region, robust_sigma(values), window_px, coarse=coarse)
+    return np.divide(shifted, local, out=shifted).astype(np.float32, copy=False)
 
 
 def region_opening(
@@ -94,6 +96,7 @@ def region_opening(
     grid_factor: int = 1,
     smooth: bool = False,
     smooth_only_lowers: bool = False,
+    smooth_grid_factor: int = 1,
 ) -> np.ndarray:
     """Grey opening by a disk, restricted to ``region`` (the body).
 
@@ -117,6 +120,10 @@ def region_opening(
     smooth_only_lowers : bool
         Cap the smoothed floor by the opening itself, so that nothing just
         under the skin is buried by it.
+    smooth_grid_factor : int
+        Do that smoothing on a grid this many times coarser than the
+        opening's (:func:`~calcidetect.filters.normalized_gaussian_coarse`);
+        the smoothing is wide, so little is lost.
 
     Returns
     -------
@@ -135,7 +142,9 @@ def region_opening(
     eroded = grey_morphology(np.where(small_region, small, hi).astype(np.float32), radius, "erode", cv2.BORDER_REPLICATE)
     floor = grey_morphology(np.where(small_region, eroded, lo).astype(np.float32), radius, "dilate", cv2.BORDER_REPLICATE)
     if smooth:
-        smoothed = normalized_gaussian(floor, small_region.astype(np.float32), 0.5 * radius)
+        smoothed = normalized_gaussian_coarse(
+            floor, small_region.astype(np.float32), 0.5 * radius, factor=smooth_grid_factor
+        )
         # on the steep slope at the skin a smoothed floor leans on the deeper,
         # higher values and rises above the opening
         floor = np.minimum(smoothed, floor) if smooth_only_lowers else smoothed

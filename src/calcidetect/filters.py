@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy import ndimage as ndi
 
 __all__ = [
     "gaussian",
@@ -16,12 +17,16 @@ __all__ = [
     "dilate",
     "erode",
     "grey_dilate",
+    "dilate_labels",
     "grey_morphology",
     "distance_inside",
+    "farther_than",
+    "within_chamfer_distance",
     "fill_holes",
     "feature_distance",
     "label_components",
     "hysteresis_threshold",
+    "drop_small_components",
     "resize_to",
 ]
 
@@ -32,6 +37,8 @@ _MIN_SUPPORT = 0.05
 _FALLBACK_FACTOR = 3.0
 #: Number of fallback scales tried after the requested one.
 _FALLBACK_LEVELS = 3
+#: OpenCV's straight step of the 3x3 chamfer approximation of the L2 distance.
+_CHAMFER_STRAIGHT_STEP = 0.955
 #: From this disk radius (px) on, a grey erosion or dilation runs as a cascade
 #: of rectangles (measured faster than OpenCV's general kernel from here).
 _CASCADE_FROM_RADIUS_PX = 8
@@ -91,27 +98,35 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
     num = gaussian(weighted, sigma_px)
     den = gaussian(w, sigma_px)
     out = num / np.maximum(den, 1e-6)
-    missing = den < _MIN_SUPPORT
+    # the blending below touches only the thinly supported pixels (flat
+    # indices): support only grows from scale to scale, so each scale's
+    # missing pixels are a subset of the previous scale's
+    flat_out = out.reshape(-1)
+    missing = np.flatnonzero(den < _MIN_SUPPORT)
+    support = den.reshape(-1)[missing]
     sigma = sigma_px
     for _ in range(_FALLBACK_LEVELS):
-        if not missing.any():
+        if missing.size == 0:
             break
         sigma *= _FALLBACK_FACTOR
-        den_c = gaussian(w, sigma)
-        coarse = gaussian(weighted, sigma) / np.maximum(den_c, 1e-6)
+        den_c = gaussian(w, sigma).reshape(-1)[missing]
+        coarse = gaussian(weighted, sigma).reshape(-1)[missing] / np.maximum(den_c, 1e-6)
         # blend smoothly: trust the fine scale in proportion to its support
-        alpha = np.clip(den / _MIN_SUPPORT, 0.0, 1.0)
-        np.copyto(out, alpha * out + (1 - alpha) * coarse, where=missing)
-        np.maximum(den, den_c, out=den)
-        missing = den < _MIN_SUPPORT
-    if missing.any():
+        alpha = np.clip(support / _MIN_SUPPORT, 0.0, 1.0)
+        flat_out[missing] = alpha * flat_out[missing] + (1 - alpha) * coarse
+        support = np.maximum(support, den_c)
+        still = support < _MIN_SUPPORT
+        missing, support = missing[still], support[still]
+    if missing.size:
         total = float(w.sum())
         fill = float(weighted.sum() / total) if total > 0 else float(np.median(img))
-        out[missing] = fill
+        flat_out[missing] = fill
     return out.astype(np.float32, copy=False)
 
 
-def normalized_gaussian_coarse(image: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
+def normalized_gaussian_coarse(
+    image: np.ndarray, weight: np.ndarray, sigma_px: float, *, factor: int | None = None
+) -> np.ndarray:
     """:func:`normalized_gaussian` computed on the blur's pyramid level, enlarged once.
 
     For wide, smooth maps (a local noise level over centimetres): values and
@@ -126,6 +141,9 @@ def normalized_gaussian_coarse(image: np.ndarray, weight: np.ndarray, sigma_px: 
         Values and non-negative weights, same shape.
     sigma_px : float
         Gaussian sigma in pixels of ``image``.
+    factor : int, optional
+        Shrink factor of the grid; by default the pyramid level of
+        :func:`gaussian` (1, i.e. no shrinking, for sigmas up to 8 px).
 
     Returns
     -------
@@ -140,8 +158,9 @@ def normalized_gaussian_coarse(image: np.ndarray, weight: np.ndarray, sigma_px: 
     """
     img = np.asarray(image, dtype=np.float32)
     w = np.asarray(weight, dtype=np.float32)
-    factor = _pyramid_factor(sigma_px, img.shape)
-    if factor == 1:
+    if factor is None:
+        factor = _pyramid_factor(sigma_px, img.shape)
+    if factor <= 1:
         return normalized_gaussian(img, w, sigma_px)
     h, width = img.shape
     size = (max(1, width // factor), max(1, h // factor))
@@ -216,8 +235,12 @@ def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: i
     >>> bool((grey_morphology(img, 21, "dilate") == cv2.dilate(img, disk(21))).all())
     True
     """
+    return _morphology_by_kernel(image, disk(radius_px), op, border_type)
+
+
+def _morphology_by_kernel(image: np.ndarray, kernel: np.ndarray, op: str, border_type: int) -> np.ndarray:
+    """Erosion or dilation by a symmetric disk-like kernel (see :func:`grey_morphology`)."""
     func = {"erode": cv2.erode, "dilate": cv2.dilate}[op]
-    kernel = disk(radius_px)
     if kernel.shape[0] // 2 < _CASCADE_FROM_RADIUS_PX:
         return func(image, kernel, borderType=border_type)
     combine = np.minimum if op == "erode" else np.maximum
@@ -234,6 +257,119 @@ def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: i
         out = combine(run(out, h_prev - h, 0), along_rows, out=out)
         h_prev, w_prev = h, w
     return run(out, h_prev, 0) if h_prev > 0 else out
+
+
+def dilate_labels(labels: np.ndarray, radius_px: float) -> np.ndarray:
+    """Grey dilation of a sparse label image by a disk: each pixel takes the largest label within reach.
+
+    The same result as ``cv2.dilate(labels.astype(np.float32), disk(radius_px))``
+    (labels below 2**24), computed on each label's bounding box grown by the
+    disk's reach, so the cost follows the labels' area, not the image's (a
+    few specks on a large film).  Every non-zero pixel's reach lies inside its
+    own label's grown box, and a maximum can be taken box by box.  When the
+    boxes together are larger than the image, the whole image is dilated.
+
+    Parameters
+    ----------
+    labels : ndarray of int, 2-D
+        0 = background, objects 1..n (n below 2**24).
+    radius_px : float
+        Disk radius in pixels (OpenCV's ellipse, as :func:`disk`).
+
+    Returns
+    -------
+    ndarray of int32
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> lab = np.zeros((7, 9), int); lab[3, 2] = 1; lab[3, 4] = 2   # both reach column 3
+    >>> dilate_labels(lab, 1)[3]
+    array([0, 1, 1, 2, 2, 2, 0, 0, 0], dtype=int32)
+    """
+    lab = np.asarray(labels)
+    out = np.zeros(lab.shape, np.int32)
+    n = int(lab.max()) if lab.size else 0
+    if n <= 0:
+        return out
+    if n >= 2**24:
+        raise ValueError(f"dilate_labels: {n} labels do not fit float32 exactly")
+    kernel = disk(radius_px)
+    reach = kernel.shape[0] // 2
+    h, w = lab.shape
+    boxes = [
+        (slice(max(rs.start - reach, 0), min(rs.stop + reach, h)), slice(max(cs.start - reach, 0), min(cs.stop + reach, w)))
+        for rs, cs in (sl for sl in ndi.find_objects(lab) if sl is not None)
+    ]
+    if sum((b[0].stop - b[0].start) * (b[1].stop - b[1].start) for b in boxes) >= lab.size:
+        return grey_morphology(lab.astype(np.float32), radius_px, "dilate").astype(np.int32)
+    for box in boxes:
+        grown = cv2.dilate(lab[box].astype(np.float32), kernel).astype(np.int32)
+        np.maximum(out[box], grown, out=out[box])
+    return out
+
+
+def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
+    """Pixels of ``inside`` whose nearest outside pixel is farther than ``radius_px`` (Euclidean).
+
+    The same mask as thresholding OpenCV's exact distance transform
+    (``cv2.distanceTransform(inside, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) >
+    radius_px``, the image border not counting as outside), as an erosion
+    by the pixels that transform puts within ``radius_px`` of a point (read
+    off the transform of one point, so its rounding is the same): a short
+    cascade of rectangles instead of a whole-image transform.
+
+    Parameters
+    ----------
+    inside : ndarray of bool
+    radius_px : float
+
+    Returns
+    -------
+    ndarray of bool
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.ones((7, 9), bool); m[3, 0] = False
+    >>> farther_than(m, 2.0)[3].astype(int)
+    array([0, 0, 0, 1, 1, 1, 1, 1, 1])
+    """
+    reach = int(np.floor(radius_px)) + 1
+    point = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    point[reach, reach] = 0
+    kernel = (cv2.distanceTransform(point, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius_px).astype(np.uint8)
+    rows = np.flatnonzero(kernel.any(axis=1))
+    kernel = kernel[rows[0] : rows[-1] + 1, rows[0] : rows[-1] + 1]  # symmetric: the same span both ways
+    eroded = _morphology_by_kernel(np.ascontiguousarray(inside, bool).view(np.uint8), kernel, "erode", cv2.BORDER_CONSTANT)
+    return eroded.astype(bool)
+
+
+def within_chamfer_distance(mask: np.ndarray, radius_px: float) -> np.ndarray:
+    """Pixels within ``radius_px`` of ``mask`` by OpenCV's 3x3 chamfer distance.
+
+    The same mask as ``cv2.distanceTransform((~mask).astype(np.uint8),
+    cv2.DIST_L2, 3) <= radius_px``: that transform is the shortest path of
+    fixed-point straight and diagonal steps, a function of the offset alone,
+    so it is a dilation of ``mask`` by the offsets it puts within
+    ``radius_px`` of a point (read off the transform of one point), run as a
+    short cascade of rectangles.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.zeros((5, 9), bool); m[2, 0] = True
+    >>> within_chamfer_distance(m, 2.0)[2].astype(int)
+    array([1, 1, 1, 0, 0, 0, 0, 0, 0])
+    """
+    reach = int(np.floor(radius_px / _CHAMFER_STRAIGHT_STEP)) + 1
+    point = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
+    point[reach, reach] = 0
+    kernel = (cv2.distanceTransform(point, cv2.DIST_L2, 3) <= radius_px).astype(np.uint8)
+    rows = np.flatnonzero(kernel.any(axis=1))
+    kernel = kernel[rows[0] : rows[-1] + 1, rows[0] : rows[-1] + 1]  # symmetric: the same span both ways
+    grown = _morphology_by_kernel(np.ascontiguousarray(mask, bool).view(np.uint8), kernel, "dilate", cv2.BORDER_CONSTANT)
+    return grown.astype(bool)
 
 
 def grey_dilate(image: np.ndarray, radius_px: float, *, grid_factor: int = 1) -> np.ndarray:
@@ -341,6 +477,31 @@ def label_components(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndarra
     mask = np.ascontiguousarray(mask, dtype=bool)
     n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=connectivity, ltype=cv2.CV_32S)
     return labels, n - 1
+
+
+def drop_small_components(mask: np.ndarray, min_pixels: int) -> np.ndarray:
+    """A copy of ``mask`` without its 4-connected components of fewer than ``min_pixels`` pixels.
+
+    Sizes are counted over the mask's own pixels only (no pass over the
+    whole label image after the labelling): for large, sparse input-grid
+    masks.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[1, 1, 1, 0, 1], [0, 0, 0, 0, 1], [1, 0, 0, 0, 0]], bool)
+    >>> drop_small_components(m, 3).astype(int)
+    array([[1, 1, 1, 0, 0],
+           [0, 0, 0, 0, 0],
+           [0, 0, 0, 0, 0]])
+    """
+    out = np.array(mask, dtype=bool, order="C")
+    labels, _ = label_components(out)
+    where = np.flatnonzero(out)
+    lab = labels.reshape(-1)[where]
+    small = np.bincount(lab) < min_pixels
+    out.reshape(-1)[where[small[lab]]] = False
+    return out
 
 
 def hysteresis_threshold(image: np.ndarray, low: float, high: float) -> np.ndarray:

@@ -16,6 +16,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import ConvexHull
 
+#: Label images with fewer labels than this are grouped by a 16-bit radix sort.
+_RADIX_MAX_LABELS = 2**16
+
 __all__ = ["label_max", "label_min", "label_mean", "label_median", "label_moments", "label_solidity", "convex_area"]
 
 
@@ -93,7 +96,10 @@ def label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     the parameters.
     """
     lab, val = _foreground(values, labels)
-    val = val[np.argsort(lab, kind="stable")]
+    # a stable sort keeps each label's values in raster order; on 16-bit keys
+    # numpy sorts by radix (linear time)
+    keys = lab.astype(np.uint16) if lab.size and 0 <= lab.min() and lab.max() < _RADIX_MAX_LABELS else lab
+    val = val[np.argsort(keys, kind="stable")]
     counts = np.bincount(lab, minlength=n + 1)[1 : n + 1]
     ends = np.cumsum(counts)
     out = np.full(n, np.nan, dtype=np.result_type(val.dtype, np.float32))
@@ -244,7 +250,7 @@ def convex_area(mask: np.ndarray) -> int:
         ]
     ).astype(float)
     diamond = np.array([[-0.5, 0.0], [0.5, 0.0], [0.0, -0.5], [0.0, 0.5]])
-    pts = np.unique((pts[:, None, :] + diamond).reshape(-1, 2), axis=0)
+    pts = _unique_half_integer_points((pts[:, None, :] + diamond).reshape(-1, 2))
     verts = pts[ConvexHull(pts).vertices]
     r1, c1 = verts[:, 0], verts[:, 1]
     r2, c2 = np.roll(r1, -1), np.roll(c1, -1)
@@ -259,3 +265,18 @@ def convex_area(mask: np.ndarray) -> int:
     c_min = np.where(spans, left, np.inf).min(axis=1)
     c_max = np.where(spans, right, -np.inf).max(axis=1)
     return int(np.maximum(np.floor(c_max) - np.ceil(c_min) + 1, 0).sum())
+
+
+def _unique_half_integer_points(pts: np.ndarray) -> np.ndarray:
+    """``np.unique(pts, axis=0)`` for (row, col) points on a half-integer grid at or above -0.5.
+
+    Each point is encoded as one integer key (twice the coordinate plus one),
+    so the sort is one-dimensional; keys sort as the rows of ``pts`` do
+    (row first), and decode to the same floats.
+    """
+    twice = np.rint(2.0 * pts).astype(np.int64) + 1
+    span = int(twice[:, 1].max()) + 1
+    keys = np.unique(twice[:, 0] * span + twice[:, 1])
+    rows, cols = np.divmod(keys, span)
+    return np.stack([(rows - 1) / 2.0, (cols - 1) / 2.0], axis=1)
+

@@ -75,7 +75,8 @@ def _upsample_labels(labels: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> 
     """Nearest-neighbour map of a working-grid label image onto the input grid."""
     if labels.shape == (rows.size, cols.size):
         return labels.astype(np.int32, copy=False)
-    return labels[rows[:, None], cols[None, :]].astype(np.int32, copy=False)
+    # two one-axis gathers: about twice as fast as one two-axis fancy index
+    return labels.take(rows, axis=0).take(cols, axis=1).astype(np.int32, copy=False)
 
 
 def _input_grid_geometry(

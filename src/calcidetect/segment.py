@@ -10,14 +10,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 from scipy import ndimage as ndi
 
 from .anatomy import Anatomy
 from .background import local_significance, region_opening
 from .config import Config
-from .filters import dilate, disk, fill_holes, gaussian, hysteresis_threshold, label_components
+from .filters import (
+    dilate,
+    dilate_labels,
+    fill_holes,
+    gaussian,
+    hysteresis_threshold,
+    label_components,
+    within_chamfer_distance,
+)
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
 
 __all__ = ["Segmentation", "segment", "group_lobules"]
@@ -34,6 +41,9 @@ _COARSE_GRID = 4
 #: A mass found by the coarse channel is compact.
 _MASS_MAX_ELONGATION = 4.0
 _MASS_MIN_SOLIDITY = 0.5
+#: The fine floor's smoothing (a Gaussian of half the opening radius) runs on
+#: a grid this many times coarser than the working grid.
+_FINE_FLOOR_SMOOTH_GRID = 2
 #: Window of the local noise estimate.
 _NOISE_WINDOW_MM = 12.0
 #: The surroundings of a speck are read from this far out (its own halo excluded).
@@ -100,7 +110,7 @@ def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cf
     labels, n = label_components(mask, 8)
     if n == 0 or not bone.any():
         return mask
-    near = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, 3) <= cfg.bone_hug_distance_mm / spacing_mm
+    near = within_chamfer_distance(bone, cfg.bone_hug_distance_mm / spacing_mm)
     fraction = np.zeros(n + 1)
     fraction[1:] = label_mean(near, labels, n)
     keep = fraction < cfg.bone_hug_max_fraction
@@ -119,11 +129,17 @@ def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: fl
     labels, n = label_components(mask, 8)
     if n == 0:
         return mask
-    area_mm2 = np.bincount(labels.ravel(), minlength=n + 1)[1:] * spacing_mm**2
-    peak = np.asarray(label_max(significance, labels, n), float)
+    # sizes and peaks from the candidates' own pixels (no whole-image passes)
+    where = np.flatnonzero(labels)
+    lab = labels.ravel()[where]
+    area_mm2 = np.bincount(lab, minlength=n + 1)[1:] * spacing_mm**2
+    peak = np.full(n + 1, -np.inf, dtype=significance.dtype)
+    np.maximum.at(peak, lab, significance.ravel()[where])
     keep = np.zeros(n + 1, bool)
-    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak >= cfg.large_focus_min_contrast_sigma)
-    return keep[labels]
+    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak[1:] >= cfg.large_focus_min_contrast_sigma)
+    out = np.zeros(mask.size, bool)
+    out[where[keep[lab]]] = True
+    return out.reshape(mask.shape)
 
 
 def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> np.ndarray:
@@ -140,21 +156,28 @@ def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm:
     labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
         return mask
-    area_px = np.bincount(labels.ravel(), minlength=n + 1)
+    where = np.flatnonzero(labels)  # the candidates' pixels: sizes and specks without whole-image passes
+    lab = labels.ravel()[where]
+    area_px = np.bincount(lab, minlength=n + 1)
     max_area_px = np.pi * (0.5 * cfg.punctate_max_diameter_mm / spacing_mm) ** 2
     small = area_px <= max_area_px
     small[0] = False
     if not small.any():
         return mask
-    speck_labels = np.where(small[labels], labels, 0).astype(np.float32)
+    speck_labels = np.zeros(labels.size, labels.dtype)
+    in_speck = small[lab]
+    speck_labels[where[in_speck]] = lab[in_speck]
+    speck_labels = speck_labels.reshape(labels.shape)
     # each ring pixel takes the label of a speck within reach (max wins where rings meet)
-    ring_labels = cv2.dilate(speck_labels, disk(cfg.dense_surround_ring_mm / spacing_mm)).astype(np.int32)
+    ring_labels = dilate_labels(speck_labels, cfg.dense_surround_ring_mm / spacing_mm)
     near = dilate(speck_labels > 0, _SPECK_RING_GAP_MM / spacing_mm)
     ring = (ring_labels > 0) & ~near & anatomy.body & ~anatomy.bone
     ring_median = np.full(n + 1, -np.inf)
     ring_median[1:] = np.nan_to_num(label_median(anatomy.dense_excess, np.where(ring, ring_labels, 0), n), nan=-np.inf)
     on_dense = small & (ring_median > cfg.dense_surround_max_fraction * anatomy.bone_threshold)
-    return mask & ~on_dense[labels]
+    out = mask.copy()
+    out.ravel()[where[on_dense[lab]]] = False
+    return out
 
 
 def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) -> np.ndarray:
@@ -199,7 +222,13 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
         soft[:, :border] = soft[:, -border:] = False
     # bones take part in the opening (their flanks are slopes it keeps), metal not
     fine = gaussian(image, _FINE_SMOOTH_MM / spacing_mm)
-    floor = region_opening(fine, anatomy.body & ~anatomy.metal, cfg.background_radius_mm / spacing_mm, smooth=True)
+    floor = region_opening(
+        fine,
+        anatomy.body & ~anatomy.metal,
+        cfg.background_radius_mm / spacing_mm,
+        smooth=True,
+        smooth_grid_factor=_FINE_FLOOR_SMOOTH_GRID,
+    )
     excess = (fine - floor).astype(np.float32)
 
     step = max(1, int(soft.sum()) // 300_000)
@@ -219,7 +248,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     coarse_excess = (coarse - coarse_floor).astype(np.float32)
     # in units of the per-pixel noise: a mass must be dense, not merely
     # smooth enough to beat the (tiny) noise of a heavily smoothed image
-    coarse_sig = (coarse_excess - float(np.median(coarse_excess[soft][::step]))) / anatomy.noise
+    coarse_sig = (coarse_excess - float(np.median(coarse_excess[soft][::step]))) / float(anatomy.noise)  # float32
     coarse_sig[~soft] = 0.0
     coarse_mask = hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
     coarse_mask = _compact_blobs(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
@@ -270,12 +299,14 @@ def group_lobules(lobules: np.ndarray, n: int, spacing_mm: float, cfg: Config) -
     """
     if n == 0:
         return np.zeros(lobules.shape, np.int32)
-    grouped, _ = ndi.label(dilate(lobules > 0, 0.5 * cfg.lobule_group_distance_mm / spacing_mm))
-    labels = np.where(lobules > 0, grouped, 0)
+    inside = lobules > 0
+    grouped, m = ndi.label(dilate(inside, 0.5 * cfg.lobule_group_distance_mm / spacing_mm))
     # renumber 1..m: each value's rank among those present (np.unique's
-    # inverse, in linear time)
-    present = np.bincount(labels.ravel()) > 0
-    labels = (np.cumsum(present) - 1).astype(np.int32)[labels]
+    # inverse, in linear time); the values present are read off the lobules
+    present = np.zeros(m + 1, bool)
+    present[grouped[inside]] = True
+    present[0] = not inside.all()
+    labels = (np.cumsum(present) - 1).astype(np.int32)[np.where(inside, grouped, 0)]
     if not present[0]:
         labels += 1
     return labels
