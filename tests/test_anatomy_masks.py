@@ -190,3 +190,17 @@ def test_the_free_end_of_a_long_bone_is_a_joint_surface_but_not_its_shaft_or_an_
     assert mm[125, 130] > 10.0  # beside the middle of the shaft
     assert mm[2, 130] > 10.0  # beside the end that runs off the film
     assert len(joints) >= 1
+
+
+def test_a_cleft_between_two_bones_joined_in_the_mask_is_a_joint():
+    from calcidetect.anatomy import find_joints
+
+    # two shafts end to end, joined by a 0.8 mm bridge across a 1.2 mm gap
+    bone = np.zeros((400, 200), bool)
+    bone[0:100, 80:120] = True
+    bone[106:206, 80:120] = True
+    bone[100:106, 98:102] = True
+    joint_distance, _, _, _ = find_joints(bone, SPACING_MM, Config())
+    mm = joint_distance * SPACING_MM
+    assert mm[103, 84] < 1.0 and mm[103, 116] < 1.0  # in the cleft on either side of the bridge
+    assert mm[50, 130] > 5.0  # beside the upper shaft

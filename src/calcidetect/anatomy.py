@@ -1070,7 +1070,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
         closed = erode(dilate(bone, half_gap), half_gap)
         cleft = closed & ~bone
         # a cleft is narrow: drop the fills of shallow concavities (thin slivers)
-        gap |= cleft & (_distance_to(~cleft | bone) >= _CLEFT_MIN_DEPTH_MM / spacing_mm) if cleft.any() else cleft
+        gap |= cleft & (_distance_to(cleft) >= _CLEFT_MIN_DEPTH_MM / spacing_mm) if cleft.any() else cleft
     if n >= 1:
         # a long bone's end is a joint surface even when the bone across the
         # joint is missing from the mask (an acetabulum on a faint pelvis)
