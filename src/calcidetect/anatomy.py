@@ -28,7 +28,7 @@ from .filters import (
     label_components,
     normalized_gaussian_coarse,
 )
-from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
+from .labelstats import label_max, label_mean, label_median, label_min, label_moments, label_solidity
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
 
@@ -465,21 +465,17 @@ def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int) -> np.ndarr
     the ring of ``_OVERLAY_RING_PX`` pixels around it departs from that value
     by at least ``_OVERLAY_MIN_STEP_FRACTION`` of the film's robust range
     somewhere, or clipped when the value is the film's minimum or maximum.
+    The largest departure is read from a grey dilation and erosion that
+    reach over plateau and ring (the plateau itself departs by nothing).
     """
     flat_img = img.ravel()
-    value = np.zeros(n + 1, np.float32)
-    value[1:] = label_max(img, labels, n)
+    value = np.asarray(label_max(img, labels, n), np.float32)
     lo, hi = np.percentile(flat_img[:: max(1, img.size // 1_000_000)], [0.5, 99.5])
-    clipped = (value[1:] <= flat_img.min()) | (value[1:] >= flat_img.max())
-    plateau = cv2.dilate((labels > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    reach = 2 * (1 + _OVERLAY_RING_PX) + 1
-    # each ring pixel takes the label of a nearby component (label images
-    # dilate as numbers; where two rings meet the larger label wins)
-    near = cv2.dilate(labels.astype(np.float32), np.ones((reach, reach), np.uint8)).astype(np.int32)
-    near[plateau] = 0
-    ring = np.flatnonzero(near)
-    ring_label = near.ravel()[ring]
-    max_step = label_max(np.abs(flat_img[ring] - value[ring_label]), ring_label, n)
+    clipped = (value <= flat_img.min()) | (value >= flat_img.max())
+    reach = np.ones((2 * (1 + _OVERLAY_RING_PX) + 1,) * 2, np.uint8)
+    highest = np.asarray(label_max(cv2.dilate(img, reach), labels, n), np.float32)
+    lowest = np.asarray(label_min(cv2.erode(img, reach), labels, n), np.float32)
+    max_step = np.maximum(highest - value, value - lowest)
     return clipped | (max_step >= _OVERLAY_MIN_STEP_FRACTION * max(float(hi - lo), 1e-6))
 
 
@@ -949,13 +945,18 @@ def _split_at_necks(labels: np.ndarray, which: np.ndarray, spacing_mm: float) ->
     if not which.any():
         return np.zeros(labels.shape, np.int32), 0
     region = which[labels]
-    opened = cv2.morphologyEx(region.astype(np.uint8), cv2.MORPH_OPEN, _disk(_SPLIT_NECK_MM / spacing_mm)).astype(bool)
+    # all the work on the chosen components' bounding box
+    rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    crop = np.pad(region[box], 1).astype(np.uint8)  # the padding keeps the distance honest at the box edge
+    opened = cv2.morphologyEx(crop, cv2.MORPH_OPEN, _disk(_SPLIT_NECK_MM / spacing_mm)).astype(bool)
     cores, m = label_components(opened)
     if m < 2:
         return np.zeros(labels.shape, np.int32), 0
-    depth = cv2.distanceTransform(region.astype(np.uint8), cv2.DIST_L2, 3)
-    pieces = watershed(-depth, cores, mask=region)
-    return pieces.astype(np.int32), m
+    depth = cv2.distanceTransform(crop, cv2.DIST_L2, 3)
+    pieces = np.zeros(labels.shape, np.int32)
+    pieces[box] = watershed(-depth, cores, mask=crop.astype(bool))[1:-1, 1:-1]
+    return pieces, m
 
 
 def _faint_bands(
