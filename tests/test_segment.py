@@ -44,3 +44,16 @@ def test_drop_faint_large_keeps_small_or_strong_candidates():
     expected = mask.copy()
     expected[5:25, 5:25] = False
     np.testing.assert_array_equal(_drop_faint_large(mask, significance, spacing, cfg), expected)
+
+
+def test_coarse_channel_leaves_out_a_finger_but_not_a_forearm():
+    from calcidetect.anatomy import skin_depth
+    from calcidetect.segment import _wide_body
+
+    spacing = 0.2
+    body = np.zeros((300, 400), bool)
+    body[:, 20:70] = True  # a finger 10 mm wide
+    body[:, 150:350] = True  # a forearm 40 mm wide
+    wide = _wide_body(skin_depth(body, np.ones(body.shape, bool)), spacing)
+    assert not wide[:, 20:70].any()
+    assert wide[50:250, 170:330].all()

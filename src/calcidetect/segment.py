@@ -21,6 +21,7 @@ from .filters import (
     dilate_labels,
     fill_holes,
     gaussian,
+    grey_dilate,
     hysteresis_threshold,
     label_components,
     within_chamfer_distance,
@@ -38,6 +39,10 @@ _FINE_SMOOTH_MM = 0.2
 #: working spacing its grid matches the smoothing: nothing finer is left).
 _COARSE_SMOOTH_MM = 0.8
 _COARSE_GRID = 4
+#: The coarse channel works where the body's half-width (the largest depth
+#: below the skin within a window) is at least this.
+_COARSE_MIN_HALFWIDTH_MM = 10.0
+_HALFWIDTH_WINDOW_MM = 12.0
 #: A mass found by the coarse channel is compact.
 _MASS_MAX_ELONGATION = 4.0
 _MASS_MIN_SOLIDITY = 0.5
@@ -97,6 +102,19 @@ def _compact_blobs(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     # the convex hull only for components that passed the cheaper tests
     keep[1:] &= label_solidity(labels, keep[1:], ndi.find_objects(labels, n)) >= _MASS_MIN_SOLIDITY
     return keep[labels]
+
+
+def _wide_body(skin_depth_px: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Where the body is wide enough for the coarse channel.
+
+    In a body part narrower than the coarse opening (a finger) the opening's
+    floor falls to the thin tissue at the skin and the whole part stands out
+    as a "mass"; masses there are left to the fine channel.  The half-width
+    is the largest depth below the skin within ``_HALFWIDTH_WINDOW_MM``; it
+    must be at least ``_COARSE_MIN_HALFWIDTH_MM``.
+    """
+    halfwidth_px = grey_dilate(skin_depth_px, _HALFWIDTH_WINDOW_MM / spacing_mm, grid_factor=_COARSE_GRID)
+    return halfwidth_px * spacing_mm >= _COARSE_MIN_HALFWIDTH_MM
 
 
 def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
@@ -252,6 +270,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     coarse_sig[~soft] = 0.0
     coarse_mask = hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
     coarse_mask = _compact_blobs(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
+    coarse_mask &= _wide_body(anatomy.skin_depth_px, spacing_mm)
     coarse_mask = _trim_to_extent(coarse_mask, coarse_excess, cfg.relative_extent)
     # a mass also shows in the fine channel (its rim, its lobules); a broad
     # swell of soft tissue does not: keep coarse regions holding a fine one
