@@ -147,6 +147,8 @@ _MAX_FILLED_HOLE_MM2 = 300.0
 _CORTEX_RIM_MM = 0.8
 _CORTEX_CORE_MM = 1.4
 _CORTEX_MIN_RATIO = 1.08
+#: A rim this much denser than the core is a clear cortex.
+_STRONG_CORTEX_RATIO = 1.5
 #: Shape tests for bone components.
 _BONE_MIN_SOLIDITY = 0.92
 _BONE_MIN_ELONGATION = 2.5
@@ -922,6 +924,9 @@ def _bone_components(
     # bone meets soft tissue at a cortex, a step; a thick stretch of soft
     # tissue above the floor fades out
     stepped = _steep_outline_fraction(labels, n, smooth, grad_per_mm, inner, threshold) >= _BONE_MIN_STEEP_OUTLINE
+    # ... unless it has a clear cortex (a pelvic ring whose outline runs
+    # into soft tissue as dense as its edge): soft tissue has none
+    stepped |= st["cortex_ratio"] >= _STRONG_CORTEX_RATIO
     return np.concatenate([[False], (big & looks_bony & stepped) | small_round])
 
 
