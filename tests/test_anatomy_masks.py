@@ -204,3 +204,19 @@ def test_a_cleft_between_two_bones_joined_in_the_mask_is_a_joint():
     mm = joint_distance * SPACING_MM
     assert mm[103, 84] < 1.0 and mm[103, 116] < 1.0  # in the cleft on either side of the bridge
     assert mm[50, 130] > 5.0  # beside the upper shaft
+
+
+def test_round_bones_touching_over_a_wide_contact_are_split_one_piece_each():
+    from calcidetect.anatomy import _split_at_necks, _split_at_summits
+
+    # two carpal-like discs 10 mm across, centres 8 mm apart: the contact is
+    # 6 mm wide, no neck an opening could cut
+    rows, cols = np.mgrid[0:200, 0:300]
+    labels = (((rows - 100) ** 2 + (cols - 120) ** 2 <= 25**2) | ((rows - 100) ** 2 + (cols - 160) ** 2 <= 25**2)).astype(np.int32)
+    which = np.array([False, True])
+    assert _split_at_necks(labels, which, SPACING_MM)[1] == 0
+    pieces, n = _split_at_summits(labels, which, SPACING_MM)
+    assert n == 2
+    left, right = pieces[100, 105], pieces[100, 175]
+    assert left != right and 0 not in (left, right)
+    assert (pieces[labels > 0] > 0).all()

@@ -44,9 +44,6 @@ def test_matched_areas_agree(report):
 
 
 _KNOWN_BONE_BUGS = {
-    # the faint carpal block of this hand is one dense blob that fails every
-    # bone test and comes out as a 1233 mm^2 "lobular" focus (open bug)
-    "hand_plaque.truth.json": "carpal block outlined as lobular",
     # the faint iliac plate is not in the bone mask; a 109 mm^2 band along
     # its edge comes out as "lobular" (open bug)
     "hip_mono2.truth.json": "edge of the unmasked iliac plate outlined as lobular",

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.filters import threshold_otsu
+from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
 
 from .background import noise_sigma, region_opening, robust_sigma
@@ -138,9 +139,12 @@ _PLATE_FRACTION = 0.1
 #: film edge must stay out).
 _EDGE_CLOSED_FACTOR = 3.5
 #: Dense components at least this large may be several bones joined at
-#: joints; they are split where they narrow below twice this radius.
+#: joints; they are split where they narrow below twice _SPLIT_NECK_MM, and
+#: around each summit of depth (distance to the component's edge) standing
+#: _SPLIT_SUMMIT_MM above the saddles between them.
 _SPLIT_MIN_AREA_MM2 = 300.0
 _SPLIT_NECK_MM = 1.5
+_SPLIT_SUMMIT_MM = 1.0
 #: Holes enclosed by bone smaller than this are bone (a foramen is larger).
 _MAX_FILLED_HOLE_MM2 = 300.0
 #: Cortex test: rim (within this of the edge) denser than the core by this ratio.
@@ -866,9 +870,11 @@ def _bone_over_floor(
     # bones touching at joints (a finger's chain of phalanges) join into one
     # component that fails the tests as a whole: split it at its necks and
     # test the pieces
-    pieces, m = _split_at_necks(labels, ~is_bone & _big_components(labels, n, spacing_mm), spacing_mm)
-    if m:
-        bone |= _bone_components(pieces, m, *tests)[pieces]
+    rejected_big = ~is_bone & _big_components(labels, n, spacing_mm)
+    for split in (_split_at_necks, _split_at_summits):
+        pieces, m = split(labels, rejected_big, spacing_mm)
+        if m:
+            bone |= _bone_components(pieces, m, *tests)[pieces]
     bone |= _faint_bands(smooth, grad_per_mm, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg, outside)
     if bone.any():
         # fainter parts of a bone (trabecular ends, epiphyses) joined to it
@@ -942,23 +948,50 @@ def _split_at_necks(labels: np.ndarray, which: np.ndarray, spacing_mm: float) ->
     """Split the chosen components where they narrow to a neck (a joint).
 
     An opening by a disk of radius ``_SPLIT_NECK_MM`` cuts necks narrower
-    than its diameter and leaves one core per bone; every pixel of the
-    component then goes to the core it reaches first (a watershed on the
-    distance to the component's edge), so the pieces tile the component.
-    Returns the piece labels (0 elsewhere) and their number.
+    than its diameter and leaves one core per bone; see :func:`_split_at_cores`.
+    """
+
+    def cores(crop: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, int]:
+        opened = cv2.morphologyEx(crop, cv2.MORPH_OPEN, _disk(_SPLIT_NECK_MM / spacing_mm))
+        return label_components(opened.astype(bool))
+
+    return _split_at_cores(labels, which, cores)
+
+
+def _split_at_summits(labels: np.ndarray, which: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, int]:
+    """Split the chosen components around their summits of depth.
+
+    Bones touching over a wide contact (carpals, metacarpal bases) leave no
+    neck, but each has its own summit of depth (distance to the component's
+    edge) standing at least ``_SPLIT_SUMMIT_MM`` above the contact; see
+    :func:`_split_at_cores`.
+    """
+
+    def cores(crop: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, int]:
+        return label_components(h_maxima(depth, _SPLIT_SUMMIT_MM / spacing_mm).astype(bool))
+
+    return _split_at_cores(labels, which, cores)
+
+
+def _split_at_cores(labels: np.ndarray, which: np.ndarray, find_cores) -> tuple[np.ndarray, int]:
+    """Tile the chosen components into pieces, one per core.
+
+    ``find_cores(crop, depth)`` labels the cores on the components' bounding
+    box (``crop``, uint8, padded by one pixel; ``depth`` its distance to the
+    edge); every pixel then goes to the core it reaches first (a watershed
+    on the depth).  Returns the piece labels (0 elsewhere) and their number,
+    or no pieces when there are fewer than two cores.
     """
     if not which.any():
         return np.zeros(labels.shape, np.int32), 0
     region = which[labels]
-    # all the work on the chosen components' bounding box
     rows, cols = np.flatnonzero(region.any(axis=1)), np.flatnonzero(region.any(axis=0))
     box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     crop = np.pad(region[box], 1).astype(np.uint8)  # the padding keeps the distance honest at the box edge
-    opened = cv2.morphologyEx(crop, cv2.MORPH_OPEN, _disk(_SPLIT_NECK_MM / spacing_mm)).astype(bool)
-    cores, m = label_components(opened)
+    depth = cv2.distanceTransform(crop, cv2.DIST_L2, 3)
+    cores, m = find_cores(crop, depth)
     if m < 2:
         return np.zeros(labels.shape, np.int32), 0
-    depth = cv2.distanceTransform(crop, cv2.DIST_L2, 3)
     pieces = np.zeros(labels.shape, np.int32)
     pieces[box] = watershed(-depth, cores, mask=crop.astype(bool))[1:-1, 1:-1]
     return pieces, m
