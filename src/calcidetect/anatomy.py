@@ -1147,10 +1147,9 @@ def _bone_ends(bone_labels: np.ndarray, n: int, moments: dict[str, np.ndarray], 
     theta[1:] = moments["orientation"]
     # position along the major axis (skimage convention: (cos, sin) = (row, col))
     t = (rr - centre_r[lab]) * np.cos(theta[lab]) + (cc - centre_c[lab]) * np.sin(theta[lab])
-    t_max = np.full(n + 1, -np.inf)
-    t_min = np.full(n + 1, np.inf)
-    np.maximum.at(t_max, lab, t)
-    np.minimum.at(t_min, lab, t)
+    t_max = np.zeros(n + 1)
+    t_min = np.zeros(n + 1)
+    t_max[1:], t_min[1:] = label_max(t, lab, n), label_min(t, lab, n)
     depth = _BONE_END_DEPTH_MM / spacing_mm
     end = np.where(t >= t_max[lab] - depth, 1, np.where(t <= t_min[lab] + depth, 2, 0))
     h, w = bone_labels.shape

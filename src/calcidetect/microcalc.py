@@ -105,19 +105,19 @@ def find_breast(image: np.ndarray, valid: np.ndarray, spacing_mm: float, fractio
     # its own outline is then taken back from the unopened mask
     radius_px = _BREAST_OPENING_MM / spacing_mm
     opened = cv2.morphologyEx(body.astype(np.uint8), cv2.MORPH_OPEN, disk(radius_px)).astype(bool)
-    labels, n = label_components(opened if opened.any() else body)
+    if not opened.any():
+        return fill_holes(_largest_part(body)) & valid
+    return fill_holes(_largest_part(body & dilate(_largest_part(opened), radius_px))) & valid
+
+
+def _largest_part(mask: np.ndarray) -> np.ndarray:
+    """The largest connected part of ``mask`` (all False when it is empty)."""
+    labels, n = label_components(mask)
     if n == 0:
-        return body
+        return mask.copy()
     sizes = np.bincount(labels.ravel(), minlength=n + 1)
     sizes[0] = 0
-    breast = labels == int(sizes.argmax())
-    if opened.any():
-        breast = body & dilate(breast, radius_px)
-        labels, n = label_components(breast)
-        sizes = np.bincount(labels.ravel(), minlength=n + 1)
-        sizes[0] = 0
-        breast = labels == int(sizes.argmax())
-    return fill_holes(breast) & valid
+    return labels == int(sizes.argmax())
 
 
 def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> Segmentation:

@@ -80,16 +80,6 @@ class Segmentation:
     noise: float
 
 
-def _drop_small(mask: np.ndarray, min_area_px: float) -> np.ndarray:
-    labels, n = label_components(mask, 8)
-    if n == 0:
-        return mask
-    areas = np.bincount(labels.ravel(), minlength=n + 1)
-    keep = areas >= min_area_px
-    keep[0] = False
-    return keep[labels]
-
-
 def _compact_blobs(mask: np.ndarray, min_area_px: float) -> np.ndarray:
     """Components large enough and mass-like: not long strips of soft tissue."""
     labels, n = label_components(mask, 8)
@@ -151,10 +141,9 @@ def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: fl
     where = np.flatnonzero(labels)
     lab = labels.ravel()[where]
     area_mm2 = np.bincount(lab, minlength=n + 1)[1:] * spacing_mm**2
-    peak = np.full(n + 1, -np.inf, dtype=significance.dtype)
-    np.maximum.at(peak, lab, significance.ravel()[where])
+    peak = label_max(significance.ravel()[where], lab, n)
     keep = np.zeros(n + 1, bool)
-    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak[1:] >= cfg.large_focus_min_contrast_sigma)
+    keep[1:] = (area_mm2 < cfg.large_focus_min_area_mm2) | (peak >= cfg.large_focus_min_contrast_sigma)
     out = np.zeros(mask.size, bool)
     out[where[keep[lab]]] = True
     return out.reshape(mask.shape)
