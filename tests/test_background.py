@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from calcidetect.background import region_opening
+from calcidetect.background import region_line_opening, region_opening
 
 
 def _limb_with_dot(shape=(200, 240)):
@@ -33,3 +33,39 @@ def test_region_opening_smooth_grid_factor_one_is_default():
     np.testing.assert_array_equal(
         region_opening(image, body, 15.0, smooth=True, smooth_grid_factor=1), region_opening(image, body, 15.0, smooth=True)
     )
+
+
+def _band_between_bone_and_skin(shape=(120, 160)):
+    """Soft tissue 12 px wide between a bone (above) and air (below), thicker towards the bone."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    band = (yy >= 50) & (yy < 62)
+    image = np.where(band, 100.0 + 3.0 * (62 - yy), 0.0).astype(np.float32)
+    return image, band
+
+
+def test_line_opening_keeps_a_narrow_band_that_a_disk_flattens():
+    image, band = _band_between_bone_and_skin()
+    inner = band.copy()
+    inner[:, :25] = inner[:, -25:] = False  # a line fits along the band here
+    line_floor = region_line_opening(image, band, 40.0)
+    np.testing.assert_allclose(line_floor[inner], image[inner], atol=1e-4)
+    # the disk does not fit in the band: its floor falls to the skin's value,
+    # and the tissue next to the bone would stand out as a "mass"
+    disk_floor = region_opening(image, band, 20.0)
+    assert (image - disk_floor)[inner].max() > 30.0
+
+
+@pytest.mark.parametrize("factor", [1, 2])
+def test_line_opening_removes_a_mass_shorter_than_the_line(factor):
+    yy, xx = np.mgrid[:160, :160]
+    body = np.ones((160, 160), bool)
+    image = (50.0 + 0.1 * xx).astype(np.float32)
+    mass = (yy - 80) ** 2 + (xx - 80) ** 2 <= 12**2  # 24 px across
+    image[mass] += 40.0
+    floor = region_line_opening(image, body, 40.0, grid_factor=factor)
+    excess = image - floor
+    assert excess[80, 80] > 35.0  # the mass stands out over its floor
+    away = ~mass  # the background elsewhere follows the ramp
+    away[:, :10] = away[:, -10:] = False
+    away &= (yy - 80) ** 2 + (xx - 80) ** 2 > 16**2
+    assert np.abs(excess[away]).max() < 1.0

@@ -43,11 +43,8 @@ def test_matched_areas_agree(report):
     assert report["area_agreement_mm2"]["lins_ccc"] >= 0.7
 
 
-_KNOWN_BONE_BUGS = {
-    # the faint iliac plate is not in the bone mask; a 109 mm^2 band along
-    # its edge comes out as "lobular" (open bug)
-    "hip_mono2.truth.json": "edge of the unmasked iliac plate outlined as lobular",
-}
+#: Samples on which a bone is still known to be outlined (strict xfail, bug named).
+_KNOWN_BONE_BUGS: dict[str, str] = {}
 
 
 @pytest.mark.parametrize(

@@ -77,8 +77,9 @@ class Config:
     # -- segment ---------------------------------------------------------
     #: Radius of the soft-tissue background estimate (must exceed a mass).
     background_radius_mm: float = 3.0
-    #: Coarse channel for large masses: opening radius, thresholds (in per-pixel
-    #: noise sigma), minimum area.
+    #: Coarse channel for large masses: half the length of its line openings
+    #: (a mass up to twice this across is removed from its floor), thresholds
+    #: (in per-pixel noise sigma), minimum area.
     coarse_background_radius_mm: float = 20.0
     coarse_high_threshold_sigma: float = 4.0
     coarse_low_threshold_sigma: float = 2.0

@@ -14,7 +14,7 @@ import numpy as np
 from scipy import ndimage as ndi
 
 from .anatomy import Anatomy
-from .background import local_significance, region_opening
+from .background import local_significance, region_line_opening, region_opening
 from .config import Config
 from .filters import (
     dilate,
@@ -247,10 +247,14 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     mask = hysteresis_threshold(significance, cfg.low_threshold_sigma, cfg.high_threshold_sigma)
     mask = _trim_to_extent(mask, excess, cfg.relative_extent)
 
-    # coarse channel: masses wider than the fine opening, bones kept out
+    # coarse channel: masses wider than the fine opening, bones kept out.
+    # Line openings, not a disk: the soft tissue between a bone and the skin
+    # is often narrower than a mass-sized disk, which would flatten its
+    # profile to the skin's level and light the whole band up as a "mass";
+    # a line along the band fits in it.
     coarse = gaussian(image, _COARSE_SMOOTH_MM / spacing_mm)
-    coarse_floor = region_opening(
-        coarse, soft, cfg.coarse_background_radius_mm / spacing_mm, grid_factor=_COARSE_GRID, smooth=True
+    coarse_floor = region_line_opening(
+        coarse, soft, 2.0 * cfg.coarse_background_radius_mm / spacing_mm, grid_factor=_COARSE_GRID
     )
     coarse_excess = (coarse - coarse_floor).astype(np.float32)
     # in units of the per-pixel noise: a mass must be dense, not merely
