@@ -105,6 +105,9 @@ class Config:
     large_focus_min_contrast_sigma: float = 10.0
     #: Exclusion band around bone edges.
     bone_margin_mm: float = 0.6
+    #: Candidates reaching within this distance of that band (no soft tissue
+    #: between them and the bone) are parts of the bone the mask missed.
+    bone_contact_mm: float = 0.3
     #: A speck (up to punctate size) whose surroundings out to this distance
     #: are, on median, denser than this fraction of the bone threshold lies on
     #: bone the mask missed (trabecular texture), not in soft tissue.

@@ -126,6 +126,29 @@ def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cf
     return keep[labels]
 
 
+def _drop_bone_contacts(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
+    """Remove candidates that run up to the bone's exclusion margin.
+
+    Candidates are only looked for beyond ``bone_margin_mm`` of the bone
+    mask.  One whose excess still stands above its extent threshold within
+    ``bone_contact_mm`` of that margin has no soft tissue between it and the
+    bone: it is a part of the bone the mask missed (a bone end, a faint
+    plate's rim), the density continuing into the bone, rather than a deposit
+    lying in soft tissue.  A deposit beside a bone keeps its own edge, and a
+    gap of soft tissue, on the side facing the bone.
+    """
+    if not bone.any():
+        return mask
+    labels, n = label_components(mask, 8)
+    if n == 0:
+        return mask
+    reach = dilate(bone, (cfg.bone_margin_mm + cfg.bone_contact_mm) / spacing_mm)
+    touching = np.zeros(n + 1, bool)
+    touching[labels[reach & mask]] = True
+    touching[0] = True
+    return ~touching[labels]
+
+
 def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
     """Remove large candidates that never rise far above the noise.
 
@@ -275,6 +298,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     significance = np.maximum(significance, coarse_sig)
 
     mask = _drop_bone_huggers(mask, anatomy.bone, spacing_mm, cfg)
+    mask = _drop_bone_contacts(mask, anatomy.bone, spacing_mm, cfg)
     mask = _drop_faint_large(mask, significance, spacing_mm, cfg)
     mask = _drop_specks_on_dense_tissue(mask, anatomy, spacing_mm, cfg)
     lobules, n = ndi.label(mask, structure=np.ones((3, 3), bool))
