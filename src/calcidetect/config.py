@@ -89,6 +89,17 @@ class Config:
     #: Hysteresis thresholds on excess density, in noise sigma.
     high_threshold_sigma: float = 5.0
     low_threshold_sigma: float = 2.5
+    #: Band-pass channel for dots and thin sheets: excess smoothed at the
+    #: inner scale minus excess smoothed at the outer scale (Gaussian sigmas),
+    #: and its hysteresis thresholds in local noise sigma.
+    bandpass_inner_mm: float = 0.2
+    bandpass_outer_mm: float = 1.0
+    bandpass_high_threshold_sigma: float = 6.0
+    bandpass_low_threshold_sigma: float = 3.0
+    #: Within this depth below the skin line the band-pass channel's high
+    #: threshold is this (the low one is raised in proportion).
+    bandpass_skin_margin_mm: float = 2.5
+    bandpass_skin_high_threshold_sigma: float = 7.5
     #: A focus extends to where its excess reaches this fraction of its peak.
     relative_extent: float = 0.35
     #: Foci smaller than this are discarded.
@@ -176,6 +187,12 @@ class Config:
             raise ConfigError("Config.low_threshold_sigma must be <= high_threshold_sigma")
         if self.assumed_pixel_spacing_mm <= 0 or self.working_spacing_mm <= 0:
             raise ConfigError("pixel spacings in Config must be > 0")
+        if self.bandpass_low_threshold_sigma > self.bandpass_high_threshold_sigma:
+            raise ConfigError("Config.bandpass_low_threshold_sigma must be <= bandpass_high_threshold_sigma")
+        if self.bandpass_high_threshold_sigma <= 0 or self.bandpass_skin_high_threshold_sigma <= 0:
+            raise ConfigError("Config.bandpass_high_threshold_sigma and bandpass_skin_high_threshold_sigma must be > 0")
+        if self.bandpass_inner_mm >= self.bandpass_outer_mm:
+            raise ConfigError("Config.bandpass_inner_mm must be < bandpass_outer_mm")
         if self.microcalc_low_threshold_sigma > self.microcalc_high_threshold_sigma:
             raise ConfigError("Config.microcalc_low_threshold_sigma must be <= microcalc_high_threshold_sigma")
         for name in _SWITCHES:

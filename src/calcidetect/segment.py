@@ -210,6 +210,22 @@ def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm:
     return out
 
 
+def _keep_seeded(mask: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Keep the parts of ``mask`` that still hold a seed pixel.
+
+    Trimming a hysteresis region to its extent can split it; a piece cut off
+    from every pixel that passed the high threshold (the tail of a skin-line
+    response, say) was never significant on its own.
+    """
+    labels, n = label_components(mask, 8)
+    if n == 0:
+        return mask
+    seeded = np.zeros(n + 1, bool)
+    seeded[labels[seeds & mask]] = True
+    seeded[0] = False
+    return seeded[labels]
+
+
 def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) -> np.ndarray:
     """Cut each candidate to where its excess reaches ``relative`` of its own peak.
 
@@ -268,7 +284,24 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
         np.maximum(significance, local_significance(response, soft, step, _NOISE_WINDOW_MM / spacing_mm), out=significance)
     significance[~soft] = 0.0
     mask = hysteresis_threshold(significance, cfg.low_threshold_sigma, cfg.high_threshold_sigma)
-    mask = _trim_to_extent(mask, excess, cfg.relative_extent)
+    seeds = significance >= cfg.high_threshold_sigma
+
+    # band-pass channel: dots and thin sheets (plaques) narrower than the
+    # outer scale, with the smooth soft-tissue texture and the broad slopes
+    # (where the opening keeps a sheet lying on the skin's slope) taken out
+    band = gaussian(excess, cfg.bandpass_inner_mm / spacing_mm) - gaussian(excess, cfg.bandpass_outer_mm / spacing_mm)
+    band_sig = local_significance(band, soft, step, _NOISE_WINDOW_MM / spacing_mm)
+    band_sig[~soft] = 0.0
+    np.maximum(significance, band_sig, out=significance)
+    # the skin line itself (a dermis step, the curvature of the limb's
+    # outline) gives a band-pass ridge just under the skin: there both
+    # thresholds are raised in proportion
+    near_skin = anatomy.skin_depth_px < cfg.bandpass_skin_margin_mm / spacing_mm
+    band_sig[near_skin] *= np.float32(cfg.bandpass_high_threshold_sigma / cfg.bandpass_skin_high_threshold_sigma)
+    mask |= hysteresis_threshold(band_sig, cfg.bandpass_low_threshold_sigma, cfg.bandpass_high_threshold_sigma)
+    seeds |= band_sig >= cfg.bandpass_high_threshold_sigma
+    del band, band_sig, near_skin
+    mask = _keep_seeded(_trim_to_extent(mask, excess, cfg.relative_extent), seeds)
 
     # coarse channel: masses wider than the fine opening, bones kept out.
     # Line openings, not a disk: the soft tissue between a bone and the skin
