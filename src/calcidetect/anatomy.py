@@ -186,6 +186,21 @@ _FAINT_RING_RATIO = 0.6
 #: fraction of the bone threshold.
 _BONE_GROW_MM = 2.0
 _BONE_GROW_FRACTION = 0.7
+#: Outer cortex beyond the mask: on a soft-tissue slope (a bone just under
+#: the skin) the floor follows the bone's outer part, and the mask stops short
+#: of the cortex.  The band out to a steep step down (away from the bone, a
+#: fall of the bone threshold within _LEVEL_EDGE_WIDTH_MM) at least
+#: _OUTER_CORTEX_MIN_MM and at most _OUTER_CORTEX_MAX_MM beyond the mask is
+#: bone, unless the image rises that steeply anywhere in it (a deposit beside
+#: the bone rises out of the soft tissue first; inside a bone the image only
+#: falls towards its outer surface).  A pixel is in the band when the bone,
+#: it and the step lie on a line (within _OUTER_CORTEX_SLACK_MM).
+_OUTER_CORTEX_MIN_MM = 1.5
+_OUTER_CORTEX_MAX_MM = 8.0
+_OUTER_CORTEX_SLACK_MM = 0.4
+#: "That steeply" for a rise: this fraction of the fall's steepness (the
+#: rise from medulla into the cortex is gentler than its outer surface).
+_OUTER_CORTEX_RISE_FRACTION = 0.6
 
 
 #: Distances are capped here (pixels) so "no skin in sight" stays finite.
@@ -884,8 +899,10 @@ def _bone_over_floor(
         attached[grown[bone]] = True
         attached[0] = False
         bone = attached[grown]
+        bone |= _outer_cortex_band(image, bone, inner, threshold, spacing_mm, cfg.image_border_margin_mm)
         # small holes left inside a bone are bone (trabecular regions whose
-        # excess the wide floor flattened); a foramen is larger
+        # excess the wide floor flattened, or left between the mask and its
+        # outer cortex); a foramen is larger
         holes = fill_holes(bone) & ~bone
         if holes.any():
             labels, n = label_components(holes)
@@ -893,6 +910,59 @@ def _bone_over_floor(
             small[0] = False
             bone |= small[labels]
     return bone, excess, threshold
+
+
+def _outer_cortex_band(
+    image: np.ndarray, bone: np.ndarray, inner: np.ndarray, threshold: float, spacing_mm: float, border_mm: float
+) -> np.ndarray:
+    """The band between the bone mask and its outer cortex, when the mask stops short of it.
+
+    Steps are read on ``image`` (not the excess: the floor is what rose
+    there), smoothed like the excess, along the direction away from the bone
+    (the gradient of the distance to it), only inside ``inner`` (away from
+    the skin, whose slope is no cortex) and further than ``border_mm`` from
+    the image border (where the filters are unreliable and a film's edge
+    can fall off).  See ``_OUTER_CORTEX_MIN_MM``.
+    """
+    reach = _OUTER_CORTEX_MAX_MM / spacing_mm
+    d_bone = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    ring = (d_bone > 0) & (d_bone <= reach) & inner
+    border = int(np.ceil(border_mm / spacing_mm))
+    if border:
+        ring[:border] = ring[-border:] = False
+        ring[:, :border] = ring[:, -border:] = False
+    if not ring.any():
+        return np.zeros(bone.shape, bool)
+    smooth = gaussian(image, _BONE_SMOOTH_MM / spacing_mm)
+    uy = cv2.Sobel(d_bone, cv2.CV_32F, 0, 1, ksize=3)
+    ux = cv2.Sobel(d_bone, cv2.CV_32F, 1, 0, ksize=3)
+    norm = np.maximum(np.sqrt(ux * ux + uy * uy), 1e-6)
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
+    along = (gx * ux + gy * uy) / norm / spacing_mm  # change per mm going away from the bone
+    edge = threshold / _LEVEL_EDGE_WIDTH_MM
+    falls = ring & (along <= -edge) & (d_bone >= _OUTER_CORTEX_MIN_MM / spacing_mm)
+    if not falls.any():
+        return np.zeros(bone.shape, bool)
+    rises = ring & (along >= _OUTER_CORTEX_RISE_FRACTION * edge)
+    # distance to the nearest fall and that fall's distance to the bone
+    d_fall, pixel = cv2.distanceTransformWithLabels(
+        (~falls).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    fall_depth = d_bone.reshape(-1)[np.flatnonzero(falls.reshape(-1))]
+    depth_of_fall = fall_depth[pixel - 1]
+    between = ring & (d_bone + d_fall <= depth_of_fall + _OUTER_CORTEX_SLACK_MM / spacing_mm)
+    labels, n = label_components(between | falls)
+    if n == 0:
+        return between
+    has_rise = np.zeros(n + 1, bool)
+    has_rise[np.unique(labels[rises])] = True
+    touches_bone = np.zeros(n + 1, bool)
+    next_to_bone = cv2.dilate(bone.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    touches_bone[np.unique(labels[next_to_bone & (labels > 0)])] = True
+    keep = touches_bone & ~has_rise
+    keep[0] = False
+    return keep[labels]
 
 
 def _bone_components(
