@@ -251,3 +251,22 @@ def test_a_streak_beside_a_bone_just_under_the_skin_stays_out_of_it():
     bone = _bone_of(img)
     assert bone[100:300, 59:65].mean() < 0.05
     assert bone[100:300, 74:80].mean() > 0.9
+
+
+def test_a_faint_rib_whose_medulla_dips_below_the_faint_level_is_still_a_faint_bone():
+    # a rib 10 mm wide and 80 mm long at the faint level 0.5: its cortex
+    # (1.0) stands clear, its medulla (0.52) dips below the level in noise,
+    # leaving holes whose ragged outlines are no bone edge
+    import cv2
+
+    from calcidetect import anatomy
+
+    smooth = np.zeros((500, 500), np.float32)
+    smooth[230:280, 50:450] = 1.0
+    smooth[238:272, 50:450] = 0.52
+    rng = np.random.default_rng(3)
+    smooth += cv2.GaussianBlur(rng.normal(0, 0.1, smooth.shape).astype(np.float32), (0, 0), 1.5) * (smooth > 0)
+    grad = anatomy._gradient_per_mm(smooth, SPACING_MM)
+    faint = anatomy._faint_bands(smooth, grad, np.ones(smooth.shape, bool), 0.5, SPACING_MM, Config(), None)
+    assert faint[232:278, 60:440].mean() > 0.99
+    assert not faint[:220].any() and not faint[290:].any()

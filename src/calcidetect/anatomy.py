@@ -1081,9 +1081,11 @@ def _faint_bands(
     A band at least ``min_bone_width_mm`` wide and ``_FAINT_BONE_MIN_LENGTH_MM``
     long, clearly elongated (or running off the image), is bone even if it is
     fainter than the image's bone threshold.  Plaques are thinner and
-    lobular masses are not elongated, so neither passes.
+    lobular masses are not elongated, so neither passes.  Small holes in a
+    band (a rib's medulla dipping below the low level in noise) are part of
+    it: their ragged outlines are no outline of the bone.
     """
-    labels, n = ndi.label(region & (smooth > threshold))
+    labels, n = ndi.label(_fill_small_holes(region & (smooth > threshold), spacing_mm) & region)
     if n == 0:
         return np.zeros(region.shape, bool)
     moments = label_moments(labels, n)
@@ -1113,6 +1115,17 @@ def _faint_bands(
     ring_mean = _ring_means(smooth, labels, region, candidate, _disk(_FAINT_RING_MM / spacing_mm))
     keep[lab] = candidate & (ring_mean <= _FAINT_RING_RATIO * inside_mean)
     return keep[labels]
+
+
+def _fill_small_holes(mask: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """``mask`` with its holes smaller than ``_MAX_FILLED_HOLE_MM2`` filled."""
+    holes = fill_holes(mask) & ~mask
+    if not holes.any():
+        return mask
+    labels, n = label_components(holes)
+    small = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 < _MAX_FILLED_HOLE_MM2
+    small[0] = False
+    return mask | small[labels]
 
 
 def _ring_means(
