@@ -270,3 +270,16 @@ def test_a_faint_rib_whose_medulla_dips_below_the_faint_level_is_still_a_faint_b
     faint = anatomy._faint_bands(smooth, grad, np.ones(smooth.shape, bool), 0.5, SPACING_MM, Config(), None)
     assert faint[232:278, 60:440].mean() > 0.99
     assert not faint[:220].any() and not faint[290:].any()
+
+
+def test_a_large_hole_in_a_bone_is_medulla_when_denser_than_soft_tissue_and_a_foramen_when_not():
+    from calcidetect import anatomy
+
+    yy, xx = np.mgrid[:300, :300]
+    d = np.hypot(yy - 150, xx - 150)
+    bone = (d <= 80) & (d > 60)  # a hole of 450 mm^2, more than a small hole
+    for hole_excess, filled in ((10.0, True), (0.0, False)):
+        excess = np.where(bone, 40.0, np.where(d <= 60, hole_excess, 0.0)).astype(np.float32)
+        out = anatomy._fill_medullae(bone, excess, 4.0, SPACING_MM)
+        assert bool(out[150, 150]) is filled
+        assert not out[10, 10]

@@ -900,16 +900,27 @@ def _bone_over_floor(
         attached[0] = False
         bone = attached[grown]
         bone |= _outer_cortex_band(image, bone, inner, threshold, spacing_mm, cfg.image_border_margin_mm)
-        # small holes left inside a bone are bone (trabecular regions whose
-        # excess the wide floor flattened, or left between the mask and its
-        # outer cortex); a foramen is larger
-        holes = fill_holes(bone) & ~bone
-        if holes.any():
-            labels, n = label_components(holes)
-            small = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 < _MAX_FILLED_HOLE_MM2
-            small[0] = False
-            bone |= small[labels]
+        bone = _fill_medullae(bone, smooth, _PLATE_FRACTION * contrast, spacing_mm)
     return bone, excess, threshold
+
+
+def _fill_medullae(bone: np.ndarray, excess: np.ndarray, min_excess: float, spacing_mm: float) -> np.ndarray:
+    """Fill the holes left inside the final bone mask that are medulla.
+
+    Small holes are bone (trabecular regions whose excess the wide floor
+    flattened, or left between the mask and its outer cortex); a foramen is
+    larger, and holds soft tissue: a larger hole whose median ``excess`` is
+    above ``min_excess`` (denser than soft tissue, as :func:`_fill_bone_holes`
+    asks) is medulla too (a humeral head closed only by the later passes).
+    """
+    holes = fill_holes(bone) & ~bone
+    if not holes.any():
+        return bone
+    labels, n = label_components(holes)
+    fill = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 < _MAX_FILLED_HOLE_MM2
+    fill[1:] |= np.asarray(label_median(excess, labels, n)) > min_excess
+    fill[0] = False
+    return bone | fill[labels]
 
 
 def _outer_cortex_band(
