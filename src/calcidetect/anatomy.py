@@ -913,13 +913,18 @@ def _fill_medullae(bone: np.ndarray, excess: np.ndarray, min_excess: float, spac
     above ``min_excess`` (denser than soft tissue, as :func:`_fill_bone_holes`
     asks) is medulla too (a humeral head closed only by the later passes).
     """
-    holes = fill_holes(bone) & ~bone
-    if not holes.any():
+    labels, n, enclosed = _holes(bone)
+    if not enclosed.any():
         return bone
-    labels, n = label_components(holes)
     fill = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 < _MAX_FILLED_HOLE_MM2
-    fill[1:] |= np.asarray(label_median(excess, labels, n)) > min_excess
-    fill[0] = False
+    large = enclosed & ~fill
+    if large.any():
+        # medians of the large holes only (the background outside is large too)
+        inside = large[labels]
+        sub = np.zeros(n + 1, np.int32)
+        sub[large] = np.arange(1, int(large.sum()) + 1)
+        fill[large] = np.asarray(label_median(excess[inside], sub[labels[inside]], int(large.sum()))) > min_excess
+    fill &= enclosed
     return bone | fill[labels]
 
 
@@ -945,32 +950,40 @@ def _outer_cortex_band(
     if not ring.any():
         return np.zeros(bone.shape, bool)
     smooth = gaussian(image, _BONE_SMOOTH_MM / spacing_mm)
-    uy = cv2.Sobel(d_bone, cv2.CV_32F, 0, 1, ksize=3)
-    ux = cv2.Sobel(d_bone, cv2.CV_32F, 1, 0, ksize=3)
+    # the arithmetic on the ring's pixels only (flat indices)
+    where = np.flatnonzero(ring)
+    uy = cv2.Sobel(d_bone, cv2.CV_32F, 0, 1, ksize=3).reshape(-1)[where]
+    ux = cv2.Sobel(d_bone, cv2.CV_32F, 1, 0, ksize=3).reshape(-1)[where]
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3).reshape(-1)[where]
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3).reshape(-1)[where]
     norm = np.maximum(np.sqrt(ux * ux + uy * uy), 1e-6)
-    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / 8.0
-    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / 8.0
-    along = (gx * ux + gy * uy) / norm / spacing_mm  # change per mm going away from the bone
+    along = (gx * ux + gy * uy) / (8.0 * norm * spacing_mm)  # change per mm going away from the bone
+    depth = d_bone.reshape(-1)[where]
     edge = threshold / _LEVEL_EDGE_WIDTH_MM
-    falls = ring & (along <= -edge) & (d_bone >= _OUTER_CORTEX_MIN_MM / spacing_mm)
-    if not falls.any():
+    is_fall = (along <= -edge) & (depth >= _OUTER_CORTEX_MIN_MM / spacing_mm)
+    if not is_fall.any():
         return np.zeros(bone.shape, bool)
-    rises = ring & (along >= _OUTER_CORTEX_RISE_FRACTION * edge)
+    falls = np.zeros(bone.size, bool)
+    falls[where[is_fall]] = True
+    falls = falls.reshape(bone.shape)
     # distance to the nearest fall and that fall's distance to the bone
+    # (falls are numbered in raster order, as ``where`` is)
     d_fall, pixel = cv2.distanceTransformWithLabels(
         (~falls).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
     )
-    fall_depth = d_bone.reshape(-1)[np.flatnonzero(falls.reshape(-1))]
-    depth_of_fall = fall_depth[pixel - 1]
-    between = ring & (d_bone + d_fall <= depth_of_fall + _OUTER_CORTEX_SLACK_MM / spacing_mm)
-    labels, n = label_components(between | falls)
+    depth_of_fall = depth[is_fall][pixel.reshape(-1)[where] - 1]
+    is_between = depth + d_fall.reshape(-1)[where] <= depth_of_fall + _OUTER_CORTEX_SLACK_MM / spacing_mm
+    between = np.zeros(bone.size, bool)
+    between[where[is_between | is_fall]] = True
+    labels, n = label_components(between.reshape(bone.shape))
     if n == 0:
-        return between
-    has_rise = np.zeros(n + 1, bool)
-    has_rise[np.unique(labels[rises])] = True
-    touches_bone = np.zeros(n + 1, bool)
+        return np.zeros(bone.shape, bool)
+    rises = np.zeros(bone.size, bool)
+    rises[where[along >= _OUTER_CORTEX_RISE_FRACTION * edge]] = True
+    rises = rises.reshape(bone.shape)
+    has_rise = np.bincount(labels[rises], minlength=n + 1) > 0
     next_to_bone = cv2.dilate(bone.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
-    touches_bone[np.unique(labels[next_to_bone & (labels > 0)])] = True
+    touches_bone = np.bincount(labels[next_to_bone], minlength=n + 1) > 0
     keep = touches_bone & ~has_rise
     keep[0] = False
     return keep[labels]
@@ -1128,15 +1141,26 @@ def _faint_bands(
     return keep[labels]
 
 
+def _holes(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """The holes of ``mask``, labelled once: ``(labels, n, enclosed)``.
+
+    ``labels`` numbers the 4-connected components of the background (as
+    :func:`~calcidetect.filters.fill_holes`, 0 on ``mask``); ``enclosed``
+    (index 0..n) marks those that do not reach the image border: the holes.
+    """
+    labels, n = label_components(~mask)
+    labels[mask] = 0
+    enclosed = np.ones(n + 1, bool)
+    enclosed[_border_labels(labels)] = False
+    enclosed[0] = False
+    return labels, n, enclosed
+
+
 def _fill_small_holes(mask: np.ndarray, spacing_mm: float) -> np.ndarray:
     """``mask`` with its holes smaller than ``_MAX_FILLED_HOLE_MM2`` filled."""
-    holes = fill_holes(mask) & ~mask
-    if not holes.any():
-        return mask
-    labels, n = label_components(holes)
-    small = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 < _MAX_FILLED_HOLE_MM2
-    small[0] = False
-    return mask | small[labels]
+    labels, n, fill = _holes(mask)
+    fill &= np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 < _MAX_FILLED_HOLE_MM2
+    return mask | fill[labels]
 
 
 def _ring_means(
