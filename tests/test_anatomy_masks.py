@@ -8,7 +8,7 @@ from calcidetect.anatomy import find_anatomy, find_body, find_bone, find_collima
 from calcidetect.background import noise_sigma
 from calcidetect.config import Config
 
-from _synth import SPACING_MM, add_tube, finish, limb
+from _synth import SPACING_MM, add_streak, add_tube, finish, limb
 
 
 def _collimated_limb_with_penumbra_strip():
@@ -220,3 +220,66 @@ def test_round_bones_touching_over_a_wide_contact_are_split_one_piece_each():
     left, right = pieces[100, 105], pieces[100, 175]
     assert left != right and 0 not in (left, right)
     assert (pieces[labels > 0] > 0).all()
+
+
+def _bone_of(img):
+    cfg = Config()
+    body = find_body(img, np.ones(img.shape, bool), SPACING_MM)
+    noise = noise_sigma(img, body, cfg.noise_scale_mm / SPACING_MM)
+    bone, _ = find_bone(img, body, noise, SPACING_MM, cfg)
+    return bone
+
+
+def test_a_bone_just_under_the_skin_is_bone_out_to_its_outer_cortex():
+    # thick soft tissue whose path length falls towards the skin: the floor
+    # climbs that slope into the bone's outer part (columns 60..77), which
+    # only the step down at its outer cortex (column 60) tells from soft tissue
+    img, rng = limb(shape=(400, 400), width_px=300, tissue=100.0)
+    img = finish(add_tube(img, 60, 140, 0, 400, density=50.0), rng)
+    bone = _bone_of(img)
+    assert bone[100:300, 62:76].mean() > 0.9
+    # the soft tissue between the bone and the skin (column 46) stays out
+    assert bone[100:300, 48:56].mean() < 0.05
+
+
+def test_a_streak_beside_a_bone_just_under_the_skin_stays_out_of_it():
+    # a deposit 1.2 mm wide, 1.4 mm off the bone's outer cortex (column 72):
+    # seen from the bone, the image first rises steeply into it
+    img, rng = limb(shape=(400, 400), width_px=300, tissue=100.0)
+    img = add_tube(img, 72, 152, 0, 400, density=50.0)
+    img = finish(add_streak(img, 50, 350, 62, 6, 40.0), rng)
+    bone = _bone_of(img)
+    assert bone[100:300, 59:65].mean() < 0.05
+    assert bone[100:300, 74:80].mean() > 0.9
+
+
+def test_a_faint_rib_whose_medulla_dips_below_the_faint_level_is_still_a_faint_bone():
+    # a rib 10 mm wide and 80 mm long at the faint level 0.5: its cortex
+    # (1.0) stands clear, its medulla (0.52) dips below the level in noise,
+    # leaving holes whose ragged outlines are no bone edge
+    import cv2
+
+    from calcidetect import anatomy
+
+    smooth = np.zeros((500, 500), np.float32)
+    smooth[230:280, 50:450] = 1.0
+    smooth[238:272, 50:450] = 0.52
+    rng = np.random.default_rng(3)
+    smooth += cv2.GaussianBlur(rng.normal(0, 0.1, smooth.shape).astype(np.float32), (0, 0), 1.5) * (smooth > 0)
+    grad = anatomy._gradient_per_mm(smooth, SPACING_MM)
+    faint = anatomy._faint_bands(smooth, grad, np.ones(smooth.shape, bool), 0.5, SPACING_MM, Config(), None)
+    assert faint[232:278, 60:440].mean() > 0.99
+    assert not faint[:220].any() and not faint[290:].any()
+
+
+def test_a_large_hole_in_a_bone_is_medulla_when_denser_than_soft_tissue_and_a_foramen_when_not():
+    from calcidetect import anatomy
+
+    yy, xx = np.mgrid[:300, :300]
+    d = np.hypot(yy - 150, xx - 150)
+    bone = (d <= 80) & (d > 60)  # a hole of 450 mm^2, more than a small hole
+    for hole_excess, filled in ((10.0, True), (0.0, False)):
+        excess = np.where(bone, 40.0, np.where(d <= 60, hole_excess, 0.0)).astype(np.float32)
+        out = anatomy._fill_medullae(bone, excess, 4.0, SPACING_MM)
+        assert bool(out[150, 150]) is filled
+        assert not out[10, 10]

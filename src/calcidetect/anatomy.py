@@ -186,6 +186,21 @@ _FAINT_RING_RATIO = 0.6
 #: fraction of the bone threshold.
 _BONE_GROW_MM = 2.0
 _BONE_GROW_FRACTION = 0.7
+#: Outer cortex beyond the mask: on a soft-tissue slope (a bone just under
+#: the skin) the floor follows the bone's outer part, and the mask stops short
+#: of the cortex.  The band out to a steep step down (away from the bone, a
+#: fall of the bone threshold within _LEVEL_EDGE_WIDTH_MM) at least
+#: _OUTER_CORTEX_MIN_MM and at most _OUTER_CORTEX_MAX_MM beyond the mask is
+#: bone, unless the image rises that steeply anywhere in it (a deposit beside
+#: the bone rises out of the soft tissue first; inside a bone the image only
+#: falls towards its outer surface).  A pixel is in the band when the bone,
+#: it and the step lie on a line (within _OUTER_CORTEX_SLACK_MM).
+_OUTER_CORTEX_MIN_MM = 1.5
+_OUTER_CORTEX_MAX_MM = 8.0
+_OUTER_CORTEX_SLACK_MM = 0.4
+#: "That steeply" for a rise: this fraction of the fall's steepness (the
+#: rise from medulla into the cortex is gentler than its outer surface).
+_OUTER_CORTEX_RISE_FRACTION = 0.6
 
 
 #: Distances are capped here (pixels) so "no skin in sight" stays finite.
@@ -884,15 +899,94 @@ def _bone_over_floor(
         attached[grown[bone]] = True
         attached[0] = False
         bone = attached[grown]
-        # small holes left inside a bone are bone (trabecular regions whose
-        # excess the wide floor flattened); a foramen is larger
-        holes = fill_holes(bone) & ~bone
-        if holes.any():
-            labels, n = label_components(holes)
-            small = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 < _MAX_FILLED_HOLE_MM2
-            small[0] = False
-            bone |= small[labels]
+        bone |= _outer_cortex_band(image, bone, inner, threshold, spacing_mm, cfg.image_border_margin_mm)
+        bone = _fill_medullae(bone, smooth, _PLATE_FRACTION * contrast, spacing_mm)
     return bone, excess, threshold
+
+
+def _fill_medullae(bone: np.ndarray, excess: np.ndarray, min_excess: float, spacing_mm: float) -> np.ndarray:
+    """Fill the holes left inside the final bone mask that are medulla.
+
+    Small holes are bone (trabecular regions whose excess the wide floor
+    flattened, or left between the mask and its outer cortex); a foramen is
+    larger, and holds soft tissue: a larger hole whose median ``excess`` is
+    above ``min_excess`` (denser than soft tissue, as :func:`_fill_bone_holes`
+    asks) is medulla too (a humeral head closed only by the later passes).
+    """
+    labels, n, enclosed = _holes(bone)
+    if not enclosed.any():
+        return bone
+    fill = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 < _MAX_FILLED_HOLE_MM2
+    large = enclosed & ~fill
+    if large.any():
+        # medians of the large holes only (the background outside is large too)
+        inside = large[labels]
+        sub = np.zeros(n + 1, np.int32)
+        sub[large] = np.arange(1, int(large.sum()) + 1)
+        fill[large] = np.asarray(label_median(excess[inside], sub[labels[inside]], int(large.sum()))) > min_excess
+    fill &= enclosed
+    return bone | fill[labels]
+
+
+def _outer_cortex_band(
+    image: np.ndarray, bone: np.ndarray, inner: np.ndarray, threshold: float, spacing_mm: float, border_mm: float
+) -> np.ndarray:
+    """The band between the bone mask and its outer cortex, when the mask stops short of it.
+
+    Steps are read on ``image`` (not the excess: the floor is what rose
+    there), smoothed like the excess, along the direction away from the bone
+    (the gradient of the distance to it), only inside ``inner`` (away from
+    the skin, whose slope is no cortex) and further than ``border_mm`` from
+    the image border (where the filters are unreliable and a film's edge
+    can fall off).  See ``_OUTER_CORTEX_MIN_MM``.
+    """
+    reach = _OUTER_CORTEX_MAX_MM / spacing_mm
+    d_bone = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    ring = (d_bone > 0) & (d_bone <= reach) & inner
+    border = int(np.ceil(border_mm / spacing_mm))
+    if border:
+        ring[:border] = ring[-border:] = False
+        ring[:, :border] = ring[:, -border:] = False
+    if not ring.any():
+        return np.zeros(bone.shape, bool)
+    smooth = gaussian(image, _BONE_SMOOTH_MM / spacing_mm)
+    # the arithmetic on the ring's pixels only (flat indices)
+    where = np.flatnonzero(ring)
+    uy = cv2.Sobel(d_bone, cv2.CV_32F, 0, 1, ksize=3).reshape(-1)[where]
+    ux = cv2.Sobel(d_bone, cv2.CV_32F, 1, 0, ksize=3).reshape(-1)[where]
+    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3).reshape(-1)[where]
+    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3).reshape(-1)[where]
+    norm = np.maximum(np.sqrt(ux * ux + uy * uy), 1e-6)
+    along = (gx * ux + gy * uy) / (8.0 * norm * spacing_mm)  # change per mm going away from the bone
+    depth = d_bone.reshape(-1)[where]
+    edge = threshold / _LEVEL_EDGE_WIDTH_MM
+    is_fall = (along <= -edge) & (depth >= _OUTER_CORTEX_MIN_MM / spacing_mm)
+    if not is_fall.any():
+        return np.zeros(bone.shape, bool)
+    falls = np.zeros(bone.size, bool)
+    falls[where[is_fall]] = True
+    falls = falls.reshape(bone.shape)
+    # distance to the nearest fall and that fall's distance to the bone
+    # (falls are numbered in raster order, as ``where`` is)
+    d_fall, pixel = cv2.distanceTransformWithLabels(
+        (~falls).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
+    )
+    depth_of_fall = depth[is_fall][pixel.reshape(-1)[where] - 1]
+    is_between = depth + d_fall.reshape(-1)[where] <= depth_of_fall + _OUTER_CORTEX_SLACK_MM / spacing_mm
+    between = np.zeros(bone.size, bool)
+    between[where[is_between | is_fall]] = True
+    labels, n = label_components(between.reshape(bone.shape))
+    if n == 0:
+        return np.zeros(bone.shape, bool)
+    rises = np.zeros(bone.size, bool)
+    rises[where[along >= _OUTER_CORTEX_RISE_FRACTION * edge]] = True
+    rises = rises.reshape(bone.shape)
+    has_rise = np.bincount(labels[rises], minlength=n + 1) > 0
+    next_to_bone = cv2.dilate(bone.view(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+    touches_bone = np.bincount(labels[next_to_bone], minlength=n + 1) > 0
+    keep = touches_bone & ~has_rise
+    keep[0] = False
+    return keep[labels]
 
 
 def _bone_components(
@@ -1011,9 +1105,11 @@ def _faint_bands(
     A band at least ``min_bone_width_mm`` wide and ``_FAINT_BONE_MIN_LENGTH_MM``
     long, clearly elongated (or running off the image), is bone even if it is
     fainter than the image's bone threshold.  Plaques are thinner and
-    lobular masses are not elongated, so neither passes.
+    lobular masses are not elongated, so neither passes.  Small holes in a
+    band (a rib's medulla dipping below the low level in noise) are part of
+    it: their ragged outlines are no outline of the bone.
     """
-    labels, n = ndi.label(region & (smooth > threshold))
+    labels, n = ndi.label(_fill_small_holes(region & (smooth > threshold), spacing_mm) & region)
     if n == 0:
         return np.zeros(region.shape, bool)
     moments = label_moments(labels, n)
@@ -1043,6 +1139,28 @@ def _faint_bands(
     ring_mean = _ring_means(smooth, labels, region, candidate, _disk(_FAINT_RING_MM / spacing_mm))
     keep[lab] = candidate & (ring_mean <= _FAINT_RING_RATIO * inside_mean)
     return keep[labels]
+
+
+def _holes(mask: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """The holes of ``mask``, labelled once: ``(labels, n, enclosed)``.
+
+    ``labels`` numbers the 4-connected components of the background (as
+    :func:`~calcidetect.filters.fill_holes`, 0 on ``mask``); ``enclosed``
+    (index 0..n) marks those that do not reach the image border: the holes.
+    """
+    labels, n = label_components(~mask)
+    labels[mask] = 0
+    enclosed = np.ones(n + 1, bool)
+    enclosed[_border_labels(labels)] = False
+    enclosed[0] = False
+    return labels, n, enclosed
+
+
+def _fill_small_holes(mask: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """``mask`` with its holes smaller than ``_MAX_FILLED_HOLE_MM2`` filled."""
+    labels, n, fill = _holes(mask)
+    fill &= np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 < _MAX_FILLED_HOLE_MM2
+    return mask | fill[labels]
 
 
 def _ring_means(
