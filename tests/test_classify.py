@@ -55,3 +55,11 @@ def test_a_focus_that_fits_no_rule_is_labelled_by_size():
     scores = score_patterns(feats, Config())
     assert max(float(s[0]) for s in scores.values()) < 0.05
     assert primary_patterns(scores, feats["equivalent_diameter_mm"], Config()) == ["lobular"]
+
+
+def test_a_tie_goes_to_the_pattern_of_place_not_of_shape():
+    # a 1.7 mm dot centred in a joint gap fits "punctate" and "periarticular" fully
+    scores = {p: np.zeros(2) for p in ("punctate", "plaque", "lobular", "periarticular", "linear")}
+    scores["punctate"][:] = 1.0
+    scores["periarticular"][0] = 1.0  # the first lies in the gap, the second away from any joint
+    assert primary_patterns(scores, np.array([1.7, 1.7]), Config()) == ["periarticular", "punctate"]

@@ -127,16 +127,22 @@ def score_patterns(features: dict[str, np.ndarray], cfg: Config) -> dict[str, np
 _MIN_FIT = 0.05
 
 
+#: Ties go to the pattern a focus's place defines (a dot in a joint gap is
+#: periarticular, a streak along a bone linear, a sheet under the skin a
+#: plaque) before the patterns of shape alone.
+_TIE_ORDER = ("periarticular", "linear", "plaque", "lobular", "punctate")
+
+
 def primary_patterns(scores: dict[str, np.ndarray], diameter_mm: np.ndarray, cfg: Config) -> list[str]:
-    """The highest-scoring pattern of each focus (ties: order of PATTERNS).
+    """The highest-scoring pattern of each focus (ties: place before shape, ``_TIE_ORDER``).
 
     A focus that fits no rule at all (best score below 0.05) gets the pattern
     its size suggests: punctate up to ``punctate_max_diameter_mm``, else
     lobular; its scores stay as measured.
     """
-    stack = np.stack([scores[p] for p in PATTERNS], axis=0)
-    best = np.argmax(stack, axis=0)
+    stack = np.stack([scores[p] for p in _TIE_ORDER], axis=0)
+    best = np.argmax(stack, axis=0)  # the first of equal maxima
     unfit = stack.max(axis=0) < _MIN_FIT
-    by_size = np.where(diameter_mm <= cfg.punctate_max_diameter_mm, PATTERNS.index("punctate"), PATTERNS.index("lobular"))
+    by_size = np.where(diameter_mm <= cfg.punctate_max_diameter_mm, _TIE_ORDER.index("punctate"), _TIE_ORDER.index("lobular"))
     best = np.where(unfit, by_size, best)
-    return [PATTERNS[i] for i in best]
+    return [_TIE_ORDER[i] for i in best]
