@@ -59,8 +59,8 @@ def test_coarse_channel_leaves_out_a_finger_but_not_a_forearm():
     assert wide[50:250, 170:330].all()
 
 
-def test_drop_bone_contacts_removes_what_runs_up_to_the_bone_margin():
-    from calcidetect.segment import _drop_bone_contacts
+def test_drop_bone_attached_removes_what_runs_up_to_the_bone_margin():
+    from calcidetect.segment import _drop_bone_attached
 
     cfg = Config()
     spacing = 0.2
@@ -71,11 +71,11 @@ def test_drop_bone_contacts_removes_what_runs_up_to_the_bone_margin():
     mask[10:20, 40 + margin_px : 40 + margin_px + 8] = True  # runs right up to the margin
     gap_px = int(np.ceil((cfg.bone_margin_mm + cfg.bone_contact_mm) / spacing)) + 5  # 1 mm of tissue between
     mask[40:50, 40 + gap_px : 40 + gap_px + 8] = True
-    kept = _drop_bone_contacts(mask, bone, spacing, cfg)
+    kept = _drop_bone_attached(mask, bone, spacing, cfg)
     assert not kept[10:20].any()
     np.testing.assert_array_equal(kept[40:50], mask[40:50])
     # no bone in the image: nothing to touch
-    np.testing.assert_array_equal(_drop_bone_contacts(mask, np.zeros_like(bone), spacing, cfg), mask)
+    np.testing.assert_array_equal(_drop_bone_attached(mask, np.zeros_like(bone), spacing, cfg), mask)
 
 
 def test_keep_seeded_drops_pieces_without_a_seed():

@@ -772,15 +772,13 @@ def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -
     """
     # with the image edge counted as bone every part of the background is a
     # hole: its components (4-connected, as fill_holes) are labelled once
-    labels, n = label_components(~dense)
+    labels, n, enclosed = _holes(dense)
     if n == 0:
         return dense
     med = np.zeros(n + 1)
     med[1:] = label_median(excess, labels, n)
     # a truly enclosed hole (medulla: it does not reach the image edge) needs
     # only be positive; an edge-closed one must be denser
-    enclosed = np.ones(n + 1, bool)
-    enclosed[_border_labels(labels)] = False
     accept = np.where(enclosed, med > min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
     accept[0] = False
     return dense | accept[labels]

@@ -100,6 +100,18 @@ def _on_grid(
     return small, small_region, size_px * small.shape[0] / h
 
 
+def _open_within(image: np.ndarray, region: np.ndarray, erode, dilate) -> np.ndarray:
+    """Grey opening ``dilate(erode(image))`` in which pixels outside ``region`` take no part.
+
+    Outside pixels are set to the region's maximum for the erosion and to its
+    minimum for the dilation, so air beside a finger does not pull its floor
+    down (``region`` must not be empty).
+    """
+    hi, lo = float(image[region].max()), float(image[region].min())
+    eroded = erode(np.where(region, image, hi).astype(np.float32))
+    return dilate(np.where(region, eroded, lo).astype(np.float32))
+
+
 def region_opening(
     image: np.ndarray,
     region: np.ndarray,
@@ -145,9 +157,12 @@ def region_opening(
     small, small_region, radius = _on_grid(image, region, radius_px, grid_factor)
     if not small_region.any():
         return np.full(image.shape, float(np.median(image)), np.float32)
-    hi, lo = float(small[small_region].max()), float(small[small_region].min())
-    eroded = grey_morphology(np.where(small_region, small, hi).astype(np.float32), radius, "erode", cv2.BORDER_REPLICATE)
-    floor = grey_morphology(np.where(small_region, eroded, lo).astype(np.float32), radius, "dilate", cv2.BORDER_REPLICATE)
+    floor = _open_within(
+        small,
+        small_region,
+        lambda x: grey_morphology(x, radius, "erode", cv2.BORDER_REPLICATE),
+        lambda x: grey_morphology(x, radius, "dilate", cv2.BORDER_REPLICATE),
+    )
     if smooth:
         smoothed = normalized_gaussian_coarse(
             floor, small_region.astype(np.float32), 0.5 * radius, factor=smooth_grid_factor
@@ -191,14 +206,16 @@ def region_line_opening(
     small, small_region, length = _on_grid(image, region, length_px, grid_factor)
     if not small_region.any():
         return np.full(image.shape, float(np.median(image)), np.float32)
-    hi, lo = float(small[small_region].max()), float(small[small_region].min())
-    high_outside = np.where(small_region, small, hi).astype(np.float32)
-    floor = np.full(small.shape, lo, np.float32)
+    floor = None
     for k in range(n_angles):
         kernel = _line_kernel(int(round(length)), np.pi * k / n_angles)
-        eroded = cv2.erode(high_outside, kernel, borderType=cv2.BORDER_REPLICATE)
-        eroded[~small_region] = lo
-        np.maximum(floor, cv2.dilate(eroded, kernel, borderType=cv2.BORDER_REPLICATE), out=floor)
+        opened = _open_within(
+            small,
+            small_region,
+            lambda x: cv2.erode(x, kernel, borderType=cv2.BORDER_REPLICATE),
+            lambda x: cv2.dilate(x, kernel, borderType=cv2.BORDER_REPLICATE),
+        )
+        floor = opened if floor is None else np.maximum(floor, opened, out=floor)
     if floor.shape != (h, w):
         floor = cv2.resize(floor, (w, h), interpolation=cv2.INTER_LINEAR)
     return floor

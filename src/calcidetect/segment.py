@@ -107,46 +107,37 @@ def _wide_body(skin_depth_px: np.ndarray, spacing_mm: float) -> np.ndarray:
     return halfwidth_px * spacing_mm >= _COARSE_MIN_HALFWIDTH_MM
 
 
-def _drop_bone_huggers(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
-    """Remove candidates lying mostly along a bone's edge.
+def _drop_bone_attached(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
+    """Remove candidates that are a bone's edge or a part of the bone the mask missed.
 
-    A cortex edge or an unmasked bone end shows up as excess just outside the
-    bone mask; calcifications are deposits in soft tissue (tendon-sheath
-    streaks run a few millimetres off the bone), so a candidate with most of
-    its area within ``bone_hug_distance_mm`` of bone is bone, not calcium.
-    """
-    labels, n = label_components(mask, 8)
-    if n == 0 or not bone.any():
-        return mask
-    near = within_chamfer_distance(bone, cfg.bone_hug_distance_mm / spacing_mm)
-    fraction = np.zeros(n + 1)
-    fraction[1:] = label_mean(near, labels, n)
-    keep = fraction < cfg.bone_hug_max_fraction
-    keep[0] = False
-    return keep[labels]
+    Two tests, on one labelling of the candidates:
 
-
-def _drop_bone_contacts(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
-    """Remove candidates that run up to the bone's exclusion margin.
-
-    Candidates are only looked for beyond ``bone_margin_mm`` of the bone
-    mask.  One whose excess still stands above its extent threshold within
-    ``bone_contact_mm`` of that margin has no soft tissue between it and the
-    bone: it is a part of the bone the mask missed (a bone end, a faint
-    plate's rim), the density continuing into the bone, rather than a deposit
-    lying in soft tissue.  A deposit beside a bone keeps its own edge, and a
-    gap of soft tissue, on the side facing the bone.
+    - hugging: a cortex edge or an unmasked bone end shows up as excess just
+      outside the bone mask; calcifications are deposits in soft tissue
+      (tendon-sheath streaks run a few millimetres off the bone), so a
+      candidate with more than ``bone_hug_max_fraction`` of its area within
+      ``bone_hug_distance_mm`` of bone is bone, not calcium;
+    - contact: candidates are only looked for beyond ``bone_margin_mm`` of
+      the bone mask; one whose excess still stands above its extent
+      threshold within ``bone_contact_mm`` of that margin has no soft tissue
+      between it and the bone: a bone end or a faint plate's rim, the density
+      continuing into the bone.  A deposit beside a bone keeps its own edge,
+      and a gap of soft tissue, on the side facing the bone.
     """
     if not bone.any():
         return mask
     labels, n = label_components(mask, 8)
     if n == 0:
         return mask
+    near = within_chamfer_distance(bone, cfg.bone_hug_distance_mm / spacing_mm)
+    fraction = np.zeros(n + 1)
+    fraction[1:] = label_mean(near, labels, n)
     reach = dilate(bone, (cfg.bone_margin_mm + cfg.bone_contact_mm) / spacing_mm)
     touching = np.zeros(n + 1, bool)
     touching[labels[reach & mask]] = True
-    touching[0] = True
-    return ~touching[labels]
+    keep = (fraction < cfg.bone_hug_max_fraction) & ~touching
+    keep[0] = False
+    return keep[labels]
 
 
 def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: float, cfg: Config) -> np.ndarray:
@@ -330,8 +321,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     mask |= confirmed[coarse_labels]
     significance = np.maximum(significance, coarse_sig)
 
-    mask = _drop_bone_huggers(mask, anatomy.bone, spacing_mm, cfg)
-    mask = _drop_bone_contacts(mask, anatomy.bone, spacing_mm, cfg)
+    mask = _drop_bone_attached(mask, anatomy.bone, spacing_mm, cfg)
     mask = _drop_faint_large(mask, significance, spacing_mm, cfg)
     mask = _drop_specks_on_dense_tissue(mask, anatomy, spacing_mm, cfg)
     lobules, n = ndi.label(mask, structure=np.ones((3, 3), bool))
