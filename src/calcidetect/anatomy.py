@@ -27,6 +27,7 @@ from .filters import (
     gaussian,
     grey_dilate,
     label_components,
+    normalized_gaussian,
     normalized_gaussian_coarse,
 )
 from .labelstats import label_max, label_mean, label_median, label_min, label_moments, label_solidity
@@ -67,6 +68,9 @@ _OVERLAY_RING_PX = 2
 _OVERLAY_MIN_STEP_FRACTION = 0.08
 #: Margin (mm) around drawn overlays on the working grid.
 _OVERLAY_MARGIN_MM = 2.5
+#: Overlay pixels are filled with the Gaussian mean (sigma in mm) of the
+#: pixels around them before anatomy.
+_OVERLAY_FILL_SIGMA_MM = 1.0
 #: Smoothing before thresholding air against tissue.
 _BODY_SMOOTH_MM = 1.0
 #: Air is present when tissue stands this many air-spreads above air.
@@ -477,6 +481,36 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
         drawn[1:] = _plateau_stands_out(img, labels, n)
         keep = drawn[labels]
     return cv2.dilate(keep.view(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
+
+
+def fill_overlays(image: np.ndarray, overlays: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """``image`` with the pixels of drawn overlays replaced by the tissue around them.
+
+    A dust dot or a burned-in letter is far darker or brighter than the
+    tissue it lies on.  Left in place, a dark dot pulls a grey opening's
+    soft-tissue floor down over a disk around it and a bright letter reads
+    as dense, so a bone under either is cut or merged with soft tissue and
+    fails the bone tests.  Filled from their surroundings (a normalized
+    Gaussian of ``_OVERLAY_FILL_SIGMA_MM``), they leave the anatomy as it
+    is; they stay excluded from the search for foci.
+
+    Parameters
+    ----------
+    image : ndarray of float32
+        Working-resolution image.
+    overlays : ndarray of bool
+        :func:`find_flat_overlays`, resampled to the working grid.
+    spacing_mm : float
+
+    Returns
+    -------
+    ndarray of float32
+        A copy; ``image`` itself when there is nothing to fill.
+    """
+    if not overlays.any() or overlays.all():
+        return image
+    around = normalized_gaussian(image, (~overlays).astype(np.float32), _OVERLAY_FILL_SIGMA_MM / spacing_mm)
+    return np.where(overlays, around, image).astype(np.float32, copy=False)
 
 
 def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
@@ -1345,11 +1379,17 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np
     tissue = body & ~saturated
     noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
     if cfg.detect_bone:
-        bone, excess, bone_threshold = find_bone(image, tissue, noise, spacing_mm, cfg, outside=~valid, return_threshold=True)
+        # bones are searched over the whole body: a drawn speck or a dust dot
+        # on a bone must not punch a hole in it (a bone cut in pieces fails
+        # the bone tests); overlays are kept out of the search for foci below
+        bone, excess, bone_threshold = find_bone(image, body, noise, spacing_mm, cfg, outside=~valid, return_threshold=True)
     else:  # mammograms: no bone, no joints, no cortex to call metal against
         bone, excess, bone_threshold = np.zeros(image.shape, bool), np.zeros(image.shape, np.float32), np.inf
-    metal = find_metal(image, excess, body, bone, spacing_mm, cfg) | saturated
+    # bone's reference density is read off the bone proper: a lead marker
+    # drawn flat over a bone must not raise it
+    metal = find_metal(image, excess, body, bone & ~saturated, spacing_mm, cfg)
     bone &= ~metal
+    metal |= saturated
     joint_distance, joints, bone_labels, orient = find_joints(bone, spacing_mm, cfg)
     anatomy = Anatomy(
         valid=valid,

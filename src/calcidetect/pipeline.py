@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from .anatomy import find_anatomy, find_flat_overlays
+from .anatomy import fill_overlays, find_anatomy, find_flat_overlays
 from .filters import resize_to
 from .classify import primary_patterns, score_patterns
 from .config import Config
@@ -170,6 +170,8 @@ def detect(
     overlays = find_flat_overlays(rad.pixels)
     # to the working grid at once: no input-grid mask is kept alive
     overlays = resize_to(overlays.astype(np.float32), pixels.shape) > 0 if overlays.any() else None
+    if overlays is not None:
+        pixels = fill_overlays(pixels, overlays, sp)
     anatomy = find_anatomy(pixels, sp, cfg, overlays)
     timings["anatomy"] = time.perf_counter() - t
 
