@@ -300,3 +300,23 @@ def test_dust_specks_on_a_bone_do_not_cut_it_out_of_the_bone_mask():
     res = cd.detect(film, pixel_spacing_mm=SPACING_MM)
     assert res.foci == []
     assert res.bone_mask[100:500, 180:220].mean() > 0.9
+
+
+def _solid_block(img, rows, cols, density):
+    img[rows, cols] += density
+    return img
+
+
+def test_a_short_bone_in_line_beyond_a_bones_end_is_bone_and_a_block_across_its_shaft_is_not():
+    # a finger: a tubular phalanx (rows 40..250) and, across a 3 mm joint gap,
+    # a small solid distal phalanx in line with it (34 mm2, too small for the
+    # bone tests on its own); a block of the same size lying across the
+    # shaft, 1.6 mm beside it, points at the bone but not along it
+    img, rng = limb(shape=(420, 300), width_px=200)
+    img = add_tube(img, 137, 162, 40, 250, density=50.0, cortex_px=12)
+    img = _solid_block(img, slice(265, 315), slice(139, 160), 40.0)
+    img = _solid_block(img, slice(120, 141), slice(170, 220), 40.0)
+    bone = _bone_of(finish(img, rng))
+    assert bone[60:240, 142:157].mean() > 0.9
+    assert bone[269:311, 143:156].mean() > 0.9
+    assert bone[124:137, 175:215].mean() < 0.05

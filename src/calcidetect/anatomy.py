@@ -162,6 +162,17 @@ _BONE_MIN_SOLIDITY = 0.92
 _BONE_MIN_ELONGATION = 2.5
 _SHORT_BONE_MIN_ELONGATION = 1.8
 _SHORT_BONE_MIN_SOLIDITY = 0.8
+#: The last bone of a chain (a child's distal phalanx) may be smaller than
+#: ``Config.min_bone_area_mm2``: a short tubular component of at least
+#: _CHAIN_MIN_AREA_MM2 is bone when, within _CHAIN_GAP_MM beyond one of its
+#: ends along its long axis, lies a tubular bone (elongation at least
+#: _SHORT_BONE_MIN_ELONGATION) whose axis is within _CHAIN_MAX_ANGLE_DEG of its own.
+_CHAIN_MIN_AREA_MM2 = 25.0
+_CHAIN_GAP_MM = 6.0
+_CHAIN_MAX_ANGLE_DEG = 30.0
+#: ... the tube being read through a window the candidate's length across,
+#: which cuts a long bone short: there its elongation need only be this.
+_CHAIN_LOCAL_MIN_ELONGATION = 1.5
 #: A bone's outline (away from skin and film edge) is mostly a steep step.
 _BONE_MIN_STEEP_OUTLINE = 0.4
 #: Percentile of excess inside bone taken as the cortex's density.
@@ -912,7 +923,7 @@ def _bone_over_floor(
     if n == 0:
         return np.zeros(image.shape, bool), excess, threshold
     tests = (excess, smooth, grad_per_mm, inner, threshold, spacing_mm, cfg, outside)
-    is_bone = _bone_components(labels, n, *tests)
+    is_bone, short_tubes = _bone_components(labels, n, *tests, return_short_tubes=True)
     bone = is_bone[labels]
     # bones touching at joints (a finger's chain of phalanges) join into one
     # component that fails the tests as a whole: split it at its necks and
@@ -922,6 +933,8 @@ def _bone_over_floor(
         pieces, m = split(labels, rejected_big, spacing_mm)
         if m:
             bone |= _bone_components(pieces, m, *tests)[pieces]
+    if short_tubes.any():
+        bone |= _continues_a_bone(labels, n, short_tubes & ~_covered(labels, n, bone), bone, spacing_mm)[labels]
     bone |= _faint_bands(smooth, grad_per_mm, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg, outside)
     if bone.any():
         # fainter parts of a bone (trabecular ends, epiphyses) joined to it
@@ -1032,8 +1045,14 @@ def _bone_components(
     spacing_mm: float,
     cfg: Config,
     outside: np.ndarray | None,
-) -> np.ndarray:
+    return_short_tubes: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Which dense components (index 0..n, 0 = background: False) are bone.
+
+    With ``return_short_tubes``, also the components that are not bone by
+    these tests but are short tubes (oblong, nearly convex, stepped, at least
+    ``_CHAIN_MIN_AREA_MM2``): bone if they continue a chain
+    (:func:`_continues_a_bone`).
 
     A bone is wide and large, looks bony (a cortex, a convex outline, a long
     shaft, or it runs off the film) and meets soft tissue at a steep step; a
@@ -1059,7 +1078,86 @@ def _bone_components(
     # ... unless it has a clear cortex (a pelvic ring whose outline runs
     # into soft tissue as dense as its edge): soft tissue has none
     stepped |= st["cortex_ratio"] >= _STRONG_CORTEX_RATIO
-    return np.concatenate([[False], (big & looks_bony & stepped) | small_round])
+    is_bone = np.concatenate([[False], (big & looks_bony & stepped) | small_round])
+    if not return_short_tubes:
+        return is_bone
+    short_tube = (
+        wide
+        & (st["area_mm2"] >= _CHAIN_MIN_AREA_MM2)
+        & (st["elongation"] >= _SHORT_BONE_MIN_ELONGATION)
+        & (st["solidity"] >= _SHORT_BONE_MIN_SOLIDITY)
+        & stepped
+    )
+    return is_bone, np.concatenate([[False], short_tube]) & ~is_bone
+
+
+def _covered(labels: np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:
+    """Components (index 0..n) of which ``mask`` covers at least half."""
+    area = np.bincount(labels.ravel(), minlength=n + 1)
+    inside = np.bincount(labels[mask], minlength=n + 1)
+    return inside * 2 >= np.maximum(area, 1)
+
+
+def _local_axis(mask: np.ndarray, r: int, c: int, radius_px: int) -> tuple[float, float]:
+    """Orientation (skimage convention, radians) and elongation of ``mask`` within a box around (r, c)."""
+    r0, c0 = max(r - radius_px, 0), max(c - radius_px, 0)
+    rows, cols = np.nonzero(mask[r0 : r + radius_px + 1, c0 : c + radius_px + 1])
+    if rows.size < 3:
+        return 0.0, 1.0
+    dr, dc = rows - rows.mean(), cols - cols.mean()
+    a, b, cc = float((dc * dc).mean()), -float((dr * dc).mean()), float((dr * dr).mean())
+    root = np.hypot(0.5 * (a - cc), b)
+    major, minor = 0.5 * (a + cc) + root, max(0.5 * (a + cc) - root, 0.0)
+    theta = 0.25 * np.pi if a == cc else 0.5 * float(np.arctan2(-2 * b, cc - a))
+    return theta, float(np.sqrt(major / max(minor, 0.25)))
+
+
+def _continues_a_bone(
+    labels: np.ndarray, n: int, candidates: np.ndarray, bone: np.ndarray, spacing_mm: float
+) -> np.ndarray:
+    """Candidate components (index 0..n) that continue a tubular bone along its axis.
+
+    The bones of a finger form a chain: each lies beyond the end of the
+    next, along the same axis, across a joint gap.  A child's distal phalanx
+    is small, solid and has little cortex to show, so it fails the bone
+    tests on its own; in line with the middle phalanx it is bone.  A
+    calcified deposit beside a joint or in the pulp of a finger lies off that
+    line, or is not a tube (see :func:`_bone_components`).  Points are
+    sampled along each candidate's long axis from its ends out to
+    ``_CHAIN_GAP_MM``; a candidate is kept when such a point falls on bone
+    that, within the candidate's length of that point, is a tube
+    (elongation ``_CHAIN_LOCAL_MIN_ELONGATION``) whose axis is within
+    ``_CHAIN_MAX_ANGLE_DEG`` of the candidate's own.  (The bone there is read
+    locally: the mask often joins a finger's bones to their neighbours.)
+    """
+    keep = np.zeros(n + 1, bool)
+    ids = np.flatnonzero(candidates)
+    if ids.size == 0 or not bone.any():
+        return keep
+    cm = label_moments(labels, n)
+    theta = cm["orientation"][ids - 1]
+    half = 0.5 * cm["axis_major_length"][ids - 1]
+    # (candidate, end, step) sample points beyond each end, in pixels
+    steps = np.arange(0.0, _CHAIN_GAP_MM / spacing_mm + 1.0, 0.5)
+    reach = (half[:, None, None] + steps[None, None, :]) * np.array([-1.0, 1.0])[None, :, None]
+    rows = np.rint(cm["centroid_r"][ids - 1][:, None, None] + reach * np.cos(theta)[:, None, None]).astype(np.intp)
+    cols = np.rint(cm["centroid_c"][ids - 1][:, None, None] + reach * np.sin(theta)[:, None, None]).astype(np.intp)
+    inside = (rows >= 0) & (rows < bone.shape[0]) & (cols >= 0) & (cols < bone.shape[1])
+    bone_labels, _ = ndi.label(bone)
+    hit = np.where(inside, bone_labels[np.clip(rows, 0, bone.shape[0] - 1), np.clip(cols, 0, bone.shape[1] - 1)], 0)
+    # one loop over the few candidates: at the first bone point met beyond
+    # each end, that bone (its own label only) read locally
+    for k in np.flatnonzero((hit > 0).any(axis=(1, 2))):
+        for end in range(2):
+            met = np.flatnonzero(hit[k, end])
+            if met.size == 0:
+                continue
+            r, c = int(rows[k, end, met[0]]), int(cols[k, end, met[0]])
+            own = bone_labels == hit[k, end, met[0]]
+            axis, elongation = _local_axis(own, r, c, max(int(round(2 * half[k])), 3))
+            turn = abs(float(np.angle(np.exp(2j * (axis - theta[k]))))) / 2.0
+            keep[ids[k]] |= elongation >= _CHAIN_LOCAL_MIN_ELONGATION and np.degrees(turn) <= _CHAIN_MAX_ANGLE_DEG
+    return keep
 
 
 def _big_components(labels: np.ndarray, n: int, spacing_mm: float) -> np.ndarray:
