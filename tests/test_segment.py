@@ -113,3 +113,28 @@ def test_bandpass_channel_finds_dots_in_textured_tissue():
     hits, others = found(cd.Config())
     assert hits >= 1 and others == 0
     assert found(off)[0] < hits
+
+
+def test_segment_trace_shows_which_filter_dropped_a_candidate():
+    """The diagnostics trace: a small dot is in every step; a wide patch is lost at the faint-large filter."""
+    from _synth import SPACING_MM, add_disc, finish, limb
+
+    from calcidetect.anatomy import find_anatomy
+    from calcidetect.segment import segment
+
+    img, rng = limb(shape=(500, 400), width_px=300)
+    add_disc(img, 150, 200, 4, 30.0)  # a dense dot
+    yy, xx = np.mgrid[:500, :400]
+    img += (6.0 * np.exp(-((yy - 350) ** 2 + (xx - 200) ** 2) / (2 * 12.0**2))).astype(np.float32)  # 5 mm wide
+    img = finish(img, rng)
+    # every candidate of 4 mm2 or more is "faint": the patch is, the 2 mm2 dot is not
+    cfg = Config(large_focus_min_area_mm2=4.0, large_focus_min_contrast_sigma=1e3)
+    trace: dict = {}
+    seg = segment(img, find_anatomy(img, SPACING_MM, cfg), SPACING_MM, cfg, trace=trace)
+    assert list(trace) == ["fine", "seeded", "coarse", "confirmed", "bone_attached", "faint_large", "dense_surround"]
+    assert all(m.shape == img.shape and m.dtype == bool for m in trace.values())
+    assert all(m[150, 200] for m in trace.values() if m is not trace["coarse"])
+    assert seg.labels[150, 200] > 0
+    patch = np.s_[345:356, 195:206]
+    assert trace["bone_attached"][patch].any() and not trace["faint_large"][patch].any()
+    assert (seg.labels[patch] == 0).all()

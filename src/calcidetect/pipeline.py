@@ -10,13 +10,13 @@ from typing import Sequence
 import numpy as np
 from scipy import ndimage as ndi
 
-from .anatomy import fill_overlays, find_anatomy, find_flat_overlays
+from .anatomy import Anatomy, fill_overlays, find_anatomy, find_flat_overlays
 from .filters import resize_to
 from .classify import primary_patterns, score_patterns
 from .config import Config
 from .errors import CalcidetectError
 from .features import FEATURE_NAMES, measure_foci
-from .normalise import robust_scale, to_working_resolution
+from .normalise import WorkingImage, robust_scale, to_working_resolution
 from .radiograph import Radiograph
 from .result import PATTERNS, Focus, Result
 from .segment import segment
@@ -118,6 +118,30 @@ def _input_grid_geometry(
     return area.astype(np.int64), np.stack([centroid_r, centroid_c], axis=1), boxes
 
 
+def _working_image_and_anatomy(
+    rad: Radiograph, cfg: Config, timings: dict[str, float]
+) -> tuple[WorkingImage, np.ndarray, Anatomy]:
+    """Stages 1 and 2 of :func:`detect`: the normalised working image and its anatomy.
+
+    ``rad`` has its spacing set.  Stage times go into ``timings``.  Shared
+    with the diagnostics in ``benchmarks/misses.py``.
+    """
+    t0 = time.perf_counter()
+    assert rad.pixel_spacing_mm is not None
+    work = to_working_resolution(rad.pixels, rad.pixel_spacing_mm, cfg.working_spacing_mm)
+    pixels = robust_scale(work.pixels, None, cfg.body_low_percentile, cfg.body_high_percentile)
+    timings["normalise"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    overlays = find_flat_overlays(rad.pixels)
+    # to the working grid at once: no input-grid mask is kept alive
+    overlays = resize_to(overlays.astype(np.float32), pixels.shape) > 0 if overlays.any() else None
+    if overlays is not None:
+        pixels = fill_overlays(pixels, overlays, work.spacing_mm)
+    anatomy = find_anatomy(pixels, work.spacing_mm, cfg, overlays)
+    timings["anatomy"] = time.perf_counter() - t
+    return work, pixels, anatomy
+
+
 def detect(
     image: "Radiograph | np.ndarray | str | os.PathLike[str]",
     *,
@@ -161,19 +185,8 @@ def detect(
     spacing = rad.pixel_spacing_mm
     assert spacing is not None
 
-    work = to_working_resolution(rad.pixels, spacing, cfg.working_spacing_mm)
+    work, pixels, anatomy = _working_image_and_anatomy(rad, cfg, timings)
     sp = work.spacing_mm
-    pixels = robust_scale(work.pixels, None, cfg.body_low_percentile, cfg.body_high_percentile)
-    timings["normalise"] = time.perf_counter() - t0
-
-    t = time.perf_counter()
-    overlays = find_flat_overlays(rad.pixels)
-    # to the working grid at once: no input-grid mask is kept alive
-    overlays = resize_to(overlays.astype(np.float32), pixels.shape) > 0 if overlays.any() else None
-    if overlays is not None:
-        pixels = fill_overlays(pixels, overlays, sp)
-    anatomy = find_anatomy(pixels, sp, cfg, overlays)
-    timings["anatomy"] = time.perf_counter() - t
 
     t = time.perf_counter()
     if cfg.microcalc_channel:

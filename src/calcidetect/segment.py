@@ -233,7 +233,9 @@ def _trim_to_extent(mask: np.ndarray, fine_excess: np.ndarray, relative: float) 
     return fill_holes(trimmed)
 
 
-def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> Segmentation:
+def segment(
+    image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config, trace: dict[str, np.ndarray] | None = None
+) -> Segmentation:
     """Find candidate calcified foci.
 
     Parameters
@@ -245,11 +247,20 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     spacing_mm : float
         Working pixel spacing.
     cfg : Config
+    trace : dict, optional
+        When given, filled with the candidate mask after each step, in order
+        (``"fine"``, ``"seeded"``, ``"coarse"``, ``"confirmed"``,
+        ``"bone_attached"``, ``"faint_large"``, ``"dense_surround"``): what
+        dropped a focus, for diagnostics (``benchmarks/misses.py``).
 
     Returns
     -------
     Segmentation
     """
+    def record(step: str, mask: np.ndarray) -> None:
+        if trace is not None:
+            trace[step] = mask.copy()
+
     excluded = dilate(anatomy.bone, cfg.bone_margin_mm / spacing_mm) | anatomy.metal
     soft = anatomy.body & ~excluded & (anatomy.field_edge_px > cfg.field_edge_margin_mm / spacing_mm)
     # filters are unreliable within their reach of the image border
@@ -292,7 +303,9 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     mask |= hysteresis_threshold(band_sig, cfg.bandpass_low_threshold_sigma, cfg.bandpass_high_threshold_sigma)
     seeds |= band_sig >= cfg.bandpass_high_threshold_sigma
     del band, band_sig, near_skin
+    record("fine", mask)
     mask = _keep_seeded(_trim_to_extent(mask, excess, cfg.relative_extent), seeds)
+    record("seeded", mask)
 
     # coarse channel: masses wider than the fine opening, bones kept out.
     # Line openings, not a disk: the soft tissue between a bone and the skin
@@ -312,6 +325,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     coarse_mask = _compact_blobs(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
     coarse_mask &= _wide_body(anatomy.skin_depth_px, spacing_mm)
     coarse_mask = _trim_to_extent(coarse_mask, coarse_excess, cfg.relative_extent)
+    record("coarse", coarse_mask)
     # a mass also shows in the fine channel (its rim, its lobules); a broad
     # swell of soft tissue does not: keep coarse regions holding a fine one
     coarse_labels, m = label_components(coarse_mask, 8)
@@ -320,10 +334,14 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     confirmed[0] = False
     mask |= confirmed[coarse_labels]
     significance = np.maximum(significance, coarse_sig)
+    record("confirmed", mask)
 
     mask = _drop_bone_attached(mask, anatomy.bone, spacing_mm, cfg)
+    record("bone_attached", mask)
     mask = _drop_faint_large(mask, significance, spacing_mm, cfg)
+    record("faint_large", mask)
     mask = _drop_specks_on_dense_tissue(mask, anatomy, spacing_mm, cfg)
+    record("dense_surround", mask)
     lobules, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n:
         areas = np.bincount(lobules.ravel(), minlength=n + 1)
