@@ -68,8 +68,10 @@ _OVERLAY_RING_PX = 2
 _OVERLAY_MIN_STEP_FRACTION = 0.08
 #: Margin (mm) around drawn overlays on the working grid.
 _OVERLAY_MARGIN_MM = 2.5
-#: Overlay pixels are filled with the Gaussian mean (sigma in mm) of the
-#: pixels around them before anatomy.
+#: Overlays up to this area (mm^2 on the working grid: dust dots, letters)
+#: are filled with the Gaussian mean (sigma in mm) of the pixels around them
+#: before anatomy.
+_OVERLAY_FILL_MAX_MM2 = 10.0
 _OVERLAY_FILL_SIGMA_MM = 1.0
 #: Smoothing before thresholding air against tissue.
 _BODY_SMOOTH_MM = 1.0
@@ -494,16 +496,18 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
     return cv2.dilate(keep.view(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
 
 
-def fill_overlays(image: np.ndarray, overlays: np.ndarray, spacing_mm: float) -> np.ndarray:
-    """``image`` with the pixels of drawn overlays replaced by the tissue around them.
+def fill_overlays(image: np.ndarray, overlays: np.ndarray, spacing_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """``image`` with the small drawn overlays replaced by the tissue around them.
 
     A dust dot or a burned-in letter is far darker or brighter than the
     tissue it lies on.  Left in place, a dark dot pulls a grey opening's
-    soft-tissue floor down over a disk around it and a bright letter reads
-    as dense, so a bone under either is cut or merged with soft tissue and
-    fails the bone tests.  Filled from their surroundings (a normalized
-    Gaussian of ``_OVERLAY_FILL_SIGMA_MM``), they leave the anatomy as it
-    is; they stay excluded from the search for foci.
+    soft-tissue floor down over a disk around it, and cut out of the tissue
+    (with its margin) it punches a hole in a bone under it; either way the
+    bone fails the bone tests and its pieces become "foci".  Overlays up to
+    ``_OVERLAY_FILL_MAX_MM2`` are filled from their surroundings (a
+    normalized Gaussian of ``_OVERLAY_FILL_SIGMA_MM``); larger ones (clipped
+    areas, label boxes) have no tissue of their own to fill them with and
+    stay out of the anatomy as before.  All stay out of the search for foci.
 
     Parameters
     ----------
@@ -515,13 +519,21 @@ def fill_overlays(image: np.ndarray, overlays: np.ndarray, spacing_mm: float) ->
 
     Returns
     -------
-    ndarray of float32
-        A copy; ``image`` itself when there is nothing to fill.
+    filled_image : ndarray of float32
+        A copy; ``image`` itself when nothing is filled.
+    filled : ndarray of bool
+        The overlay pixels that were filled.
     """
-    if not overlays.any() or overlays.all():
-        return image
+    labels, n = label_components(overlays, 8)
+    if n == 0:
+        return image, np.zeros(image.shape, bool)
+    small = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2 <= _OVERLAY_FILL_MAX_MM2
+    small[0] = False
+    filled = small[labels]
+    if not filled.any():
+        return image, filled
     around = normalized_gaussian(image, (~overlays).astype(np.float32), _OVERLAY_FILL_SIGMA_MM / spacing_mm)
-    return np.where(overlays, around, image).astype(np.float32, copy=False)
+    return np.where(filled, around, image).astype(np.float32, copy=False), filled
 
 
 def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
@@ -1443,7 +1455,13 @@ def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:
     return np.where(body, _distance_to(body | ~valid), 0).astype(np.float32, copy=False)
 
 
-def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np.ndarray | None = None) -> Anatomy:
+def find_anatomy(
+    image: np.ndarray,
+    spacing_mm: float,
+    cfg: Config,
+    overlays: np.ndarray | None = None,
+    filled: np.ndarray | None = None,
+) -> Anatomy:
     """Run every anatomy step on a working-resolution image.
 
     Parameters
@@ -1454,6 +1472,10 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np
     cfg : Config
     overlays : ndarray of bool, optional
         Drawn overlays (text) already resampled to the working grid.
+    filled : ndarray of bool, optional
+        The overlays that :func:`fill_overlays` filled in ``image``: they
+        take part in the bone search (the others, with a margin, do not);
+        no overlay takes part in the search for foci.
 
     Returns
     -------
@@ -1472,15 +1494,19 @@ def find_anatomy(image: np.ndarray, spacing_mm: float, cfg: Config, overlays: np
         body = find_body(image, valid, spacing_mm, field_edge_px, smooth)
     del smooth
     saturated = np.zeros(image.shape, bool)
+    unfilled = saturated
     if overlays is not None and overlays.any():
         saturated = dilate(overlays, _OVERLAY_MARGIN_MM / spacing_mm) & valid
+        unfilled = saturated if filled is None else dilate(overlays & ~filled, _OVERLAY_MARGIN_MM / spacing_mm) & valid
     tissue = body & ~saturated
     noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
     if cfg.detect_bone:
-        # bones are searched over the whole body: a drawn speck or a dust dot
-        # on a bone must not punch a hole in it (a bone cut in pieces fails
-        # the bone tests); overlays are kept out of the search for foci below
-        bone, excess, bone_threshold = find_bone(image, body, noise, spacing_mm, cfg, outside=~valid, return_threshold=True)
+        # filled overlays (a dust dot on a bone) take part in the bone search:
+        # cut out, they would punch a hole in the bone; all overlays are kept
+        # out of the search for foci below
+        bone, excess, bone_threshold = find_bone(
+            image, body & ~unfilled, noise, spacing_mm, cfg, outside=~valid, return_threshold=True
+        )
     else:  # mammograms: no bone, no joints, no cortex to call metal against
         bone, excess, bone_threshold = np.zeros(image.shape, bool), np.zeros(image.shape, np.float32), np.inf
     # bone's reference density is read off the bone proper: a lead marker

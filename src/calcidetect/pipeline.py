@@ -135,9 +135,10 @@ def _working_image_and_anatomy(
     overlays = find_flat_overlays(rad.pixels)
     # to the working grid at once: no input-grid mask is kept alive
     overlays = resize_to(overlays.astype(np.float32), pixels.shape) > 0 if overlays.any() else None
+    filled = None
     if overlays is not None:
-        pixels = fill_overlays(pixels, overlays, work.spacing_mm)
-    anatomy = find_anatomy(pixels, work.spacing_mm, cfg, overlays)
+        pixels, filled = fill_overlays(pixels, overlays, work.spacing_mm)
+    anatomy = find_anatomy(pixels, work.spacing_mm, cfg, overlays, filled)
     timings["anatomy"] = time.perf_counter() - t
     return work, pixels, anatomy
 
