@@ -170,6 +170,9 @@ _SHORT_BONE_MIN_SOLIDITY = 0.8
 #: ends along its long axis, lies a tubular bone (elongation at least
 #: _SHORT_BONE_MIN_ELONGATION) whose axis is within _CHAIN_MAX_ANGLE_DEG of its own.
 _CHAIN_MIN_AREA_MM2 = 25.0
+#: ... and nearly convex (a little less than a lone short bone must be: the
+#: line with its neighbour says the rest).
+_CHAIN_MIN_SOLIDITY = 0.75
 _CHAIN_GAP_MM = 6.0
 _CHAIN_MAX_ANGLE_DEG = 30.0
 #: ... the tube being read through a window the candidate's length across,
@@ -1062,8 +1065,8 @@ def _bone_components(
     """Which dense components (index 0..n, 0 = background: False) are bone.
 
     With ``return_short_tubes``, also the components that are not bone by
-    these tests but are short tubes (oblong, nearly convex, stepped, at least
-    ``_CHAIN_MIN_AREA_MM2``): bone if they continue a chain
+    these tests but are short tubes (oblong, solidity ``_CHAIN_MIN_SOLIDITY``,
+    stepped, at least ``_CHAIN_MIN_AREA_MM2``): bone if they continue a chain
     (:func:`_continues_a_bone`).
 
     A bone is wide and large, looks bony (a cortex, a convex outline, a long
@@ -1097,7 +1100,7 @@ def _bone_components(
         wide
         & (st["area_mm2"] >= _CHAIN_MIN_AREA_MM2)
         & (st["elongation"] >= _SHORT_BONE_MIN_ELONGATION)
-        & (st["solidity"] >= _SHORT_BONE_MIN_SOLIDITY)
+        & (st["solidity"] >= _CHAIN_MIN_SOLIDITY)
         & stepped
     )
     return is_bone, np.concatenate([[False], short_tube]) & ~is_bone
