@@ -30,6 +30,7 @@ from .filters import (
     normalized_gaussian_coarse,
 )
 from .labelstats import label_max, label_mean, label_median, label_min, label_moments, label_solidity
+from .orderstats import median, percentile
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
 
@@ -285,7 +286,7 @@ def find_collimation(image: np.ndarray, spacing_mm: float, smooth: np.ndarray | 
     """
     if smooth is None:
         smooth = body_smooth(image, spacing_mm)
-    lo, hi = np.percentile(smooth, [0.5, 99.9])
+    lo, hi = percentile(smooth, [0.5, 99.9])
     top = float(smooth.max())
     span = max(float(top - lo), 1e-6)
     candidates = smooth >= hi - _SATURATION_BAND * span
@@ -431,7 +432,7 @@ def _air_level(
         level = normalized_gaussian_coarse(smooth, reference.astype(np.float32), _AIR_LEVEL_SCALE_MM / spacing_mm)
         resid = (smooth - level)[reference][::step]
         spread = robust_sigma(resid)
-        gap = float(np.median((smooth - level)[tissue][::step]))
+        gap = float(median((smooth - level)[tissue][::step]))
         if gap > _AIR_SEPARATION * spread:
             return level, spread, gap, air
     return None
@@ -491,7 +492,7 @@ def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int) -> np.ndarr
     """
     flat_img = img.ravel()
     value = np.asarray(label_max(img, labels, n), np.float32)
-    lo, hi = np.percentile(flat_img[:: max(1, img.size // 1_000_000)], [0.5, 99.5])
+    lo, hi = percentile(flat_img[:: max(1, img.size // 1_000_000)], [0.5, 99.5])
     clipped = (value <= flat_img.min()) | (value >= flat_img.max())
     reach = np.ones((2 * (1 + _OVERLAY_RING_PX) + 1,) * 2, np.uint8)
     highest = np.asarray(label_max(cv2.dilate(img, reach), labels, n), np.float32)
@@ -600,13 +601,13 @@ def find_metal(
     """
     if not bone.any():
         return np.zeros(excess.shape, bool)
-    cortex = float(np.percentile(excess[bone], _CORTEX_PERCENTILE))
+    cortex = float(percentile(excess[bone], _CORTEX_PERCENTILE))
     if cortex <= 0:
         return np.zeros(excess.shape, bool)
     # metal is also brighter than the brightest bone in the image itself, so a
     # weak cortex reference (a faint or mistaken bone mask) cannot make
     # ordinary bone "metal"
-    brightest_bone = float(np.percentile(image[bone], _BRIGHTEST_BONE_PERCENTILE))
+    brightest_bone = float(percentile(image[bone], _BRIGHTEST_BONE_PERCENTILE))
     metal = (excess > cfg.metal_min_relative_density * cortex) & (image > brightest_bone) & body
     return dilate(metal, _METAL_MARGIN_MM / spacing_mm) if metal.any() else metal
 
@@ -846,7 +847,7 @@ def _bone_over_floor(
     values = excess[body]
     if values.size == 0:
         return np.zeros(image.shape, bool), excess, np.inf
-    contrast, presence = np.percentile(values, [_BONE_CONTRAST_PERCENTILE, _BONE_PRESENCE_PERCENTILE])
+    contrast, presence = percentile(values, [_BONE_CONTRAST_PERCENTILE, _BONE_PRESENCE_PERCENTILE])
     contrast = float(contrast)
     if presence < _MIN_BONE_CONTRAST_SIGMA * noise:
         return np.zeros(image.shape, bool), excess, np.inf
@@ -857,7 +858,7 @@ def _bone_over_floor(
     # a small population far denser than everything else (a metal plate or
     # prosthesis filling the top percentiles) must not set the split between
     # bone and soft tissue: split below it instead
-    below_top = float(threshold_otsu(np.clip(sample, 0, np.percentile(values, _BONE_LOWER_CLIP_PERCENTILE))))
+    below_top = float(threshold_otsu(np.clip(sample, 0, percentile(values, _BONE_LOWER_CLIP_PERCENTILE))))
     if threshold > _METAL_DOMINANCE_RATIO * below_top:
         threshold = below_top
     # bone stands clear of the soft tissue's texture and noise (where bone is

@@ -15,6 +15,7 @@ from .anatomy import Anatomy
 from .config import Config
 from .filters import feature_distance
 from .labelstats import label_max, label_mean, label_min, label_moments, label_solidity
+from .orderstats import percentile
 from .segment import Segmentation
 
 __all__ = ["FEATURE_NAMES", "measure_foci"]
@@ -106,7 +107,7 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
     contrast = np.asarray(label_max(sig, labels, n), float)
     mean_contrast = label_mean(sig, labels, n)
     peak_excess = np.asarray(label_max(seg.excess, labels, n), float)
-    bone_ref = float(np.percentile(seg.excess[anatomy.bone], 90)) if anatomy.bone.any() else np.nan
+    bone_ref = float(percentile(seg.excess[anatomy.bone], 90)) if anatomy.bone.any() else np.nan
     # 0 when the image has no bone to compare with (never NaN in outputs)
     relative_density = peak_excess / bone_ref if np.isfinite(bone_ref) and bone_ref > 0 else np.zeros(n)
 

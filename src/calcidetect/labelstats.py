@@ -16,8 +16,13 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial import ConvexHull
 
+from .orderstats import median
+
 #: Label images with fewer labels than this are grouped by a 16-bit radix sort.
 _RADIX_MAX_LABELS = 2**16
+#: In :func:`label_median`, labels with at least this share of the labelled
+#: pixels are each selected by a mask instead of taking part in the sort.
+_MASKED_MEDIAN_SHARE = 0.125
 
 __all__ = ["label_max", "label_min", "label_mean", "label_median", "label_moments", "label_solidity", "convex_area"]
 
@@ -90,21 +95,32 @@ def label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
 
     The mean of the two middle values for an even count, computed in the
     dtype of ``values``: the same numbers as ``scipy.ndimage.median``.  The
-    labelled pixels are grouped by label with one integer sort and each
-    group's median found by partition (linear time), instead of sorting the
-    whole image by value.  Empty labels give NaN.  See :func:`label_max` for
+    labelled pixels are grouped by label with one integer sort (a label
+    holding ``_MASKED_MEDIAN_SHARE`` of them is picked out by a mask
+    instead) and each group's median found by partition (linear time,
+    :func:`calcidetect.orderstats.median`), instead of sorting the whole
+    image by value.  Empty labels give NaN.  See :func:`label_max` for
     the parameters.
     """
     lab, val = _foreground(values, labels)
+    counts = np.bincount(lab, minlength=n + 1)[1 : n + 1]
+    out = np.full(n, np.nan, dtype=np.result_type(val.dtype, np.float32))
+    # a label holding a large share of the pixels (the outer background of a
+    # hole labelling) is read through a mask, the rest grouped by one sort
+    large = np.flatnonzero(counts >= _MASKED_MEDIAN_SHARE * lab.size)
+    if large.size:
+        for i in large:
+            out[i] = median(val[lab == i + 1])
+        rest = ~np.isin(lab, large + 1)
+        lab, val = lab[rest], val[rest]
+        counts[large] = 0
     # a stable sort keeps each label's values in raster order; on 16-bit keys
     # numpy sorts by radix (linear time)
     keys = lab.astype(np.uint16) if lab.size and 0 <= lab.min() and lab.max() < _RADIX_MAX_LABELS else lab
     val = val[np.argsort(keys, kind="stable")]
-    counts = np.bincount(lab, minlength=n + 1)[1 : n + 1]
     ends = np.cumsum(counts)
-    out = np.full(n, np.nan, dtype=np.result_type(val.dtype, np.float32))
     for i in np.flatnonzero(counts):
-        out[i] = np.median(val[ends[i] - counts[i] : ends[i]])
+        out[i] = median(val[ends[i] - counts[i] : ends[i]])
     return out
 
 

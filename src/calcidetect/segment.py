@@ -27,6 +27,7 @@ from .filters import (
     within_chamfer_distance,
 )
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
+from .orderstats import median
 
 __all__ = ["Segmentation", "segment", "group_lobules"]
 
@@ -306,7 +307,7 @@ def segment(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, cfg: Config)
     coarse_excess = (coarse - coarse_floor).astype(np.float32)
     # in units of the per-pixel noise: a mass must be dense, not merely
     # smooth enough to beat the (tiny) noise of a heavily smoothed image
-    coarse_sig = (coarse_excess - float(np.median(coarse_excess[soft][::step]))) / float(anatomy.noise)  # float32
+    coarse_sig = (coarse_excess - float(median(coarse_excess[soft][::step]))) / float(anatomy.noise)  # float32
     coarse_sig[~soft] = 0.0
     coarse_mask = hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
     coarse_mask = _compact_blobs(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
