@@ -26,6 +26,7 @@ from .filters import (
     fill_holes,
     gaussian,
     grey_dilate,
+    grey_morphology,
     label_components,
     normalized_gaussian_coarse,
 )
@@ -733,7 +734,6 @@ def _edge_supported_levels(
     small = np.ones((3, 3), np.uint8)
     accepted = np.zeros(smooth.shape, bool)
     min_area_px = _LEVEL_MIN_AREA_MM2 / spacing_mm**2
-    weights = smooth.astype(np.float64).ravel()  # converted once for every level's sums
     for fraction in _LEVEL_FRACTIONS:
         level = fraction * threshold
         region = body & (smooth > level)
@@ -752,14 +752,17 @@ def _edge_supported_levels(
         outlined[0] = False
         if not outlined.any():
             continue  # the sums below cannot keep anything
-        flat = labels.ravel().astype(np.intp)
-        area = np.bincount(flat, minlength=n + 1)
+        # sums over the region's pixels only (in raster order, as over the
+        # whole label image: the background's bin is never kept)
+        where = np.flatnonzero(region)
+        lab = labels.reshape(-1)[where]
+        area = np.bincount(lab, minlength=n + 1)
         # a bone rises well above the level that outlines it; a stretch of
         # soft tissue cut out of a slope barely does
-        mean = np.bincount(flat, weights=weights, minlength=n + 1) / np.maximum(area, 1)
+        mean = np.bincount(lab, weights=smooth.reshape(-1)[where], minlength=n + 1) / np.maximum(area, 1)
         keep = outlined & (area >= min_area_px) & (mean >= _LEVEL_MIN_RISE * level)
         if keep.any():
-            accepted |= keep[labels]
+            accepted.reshape(-1)[where[keep[lab]]] = True
     return accepted
 
 
@@ -875,7 +878,7 @@ def _bone_over_floor(
     # close small gaps in a cortex ring, then fill medullae and plates
     dense = cv2.morphologyEx(dense.astype(np.uint8), cv2.MORPH_CLOSE, _disk(_BONE_CLOSING_MM / spacing_mm)).astype(bool)
     dense = _fill_bone_holes(dense, smooth, _PLATE_FRACTION * contrast)
-    labels, n = ndi.label(dense)
+    labels, n = label_components(dense)  # the numbering is not used
     if n == 0:
         return np.zeros(image.shape, bool), excess, threshold
     tests = (excess, smooth, grad_per_mm, inner, threshold, spacing_mm, cfg, outside)
@@ -893,7 +896,7 @@ def _bone_over_floor(
     if bone.any():
         # fainter parts of a bone (trabecular ends, epiphyses) joined to it
         near = dilate(bone, _BONE_GROW_MM / spacing_mm) & body & (smooth > _BONE_GROW_FRACTION * threshold)
-        grown, m = ndi.label(bone | near)
+        grown, m = label_components(bone | near)  # the numbering is not used
         attached = np.zeros(m + 1, bool)
         attached[grown[bone]] = True
         attached[0] = False
@@ -1135,7 +1138,7 @@ def _faint_bands(
     # a band stands out of its surroundings (a rib above the chest wall); a
     # thick stretch of soft tissue does not
     inside_mean = label_mean(smooth, labels, n)
-    ring_mean = _ring_means(smooth, labels, region, candidate, _disk(_FAINT_RING_MM / spacing_mm))
+    ring_mean = _ring_means(smooth, labels, region, candidate, _FAINT_RING_MM / spacing_mm)
     keep[lab] = candidate & (ring_mean <= _FAINT_RING_RATIO * inside_mean)
     return keep[labels]
 
@@ -1163,16 +1166,17 @@ def _fill_small_holes(mask: np.ndarray, spacing_mm: float) -> np.ndarray:
 
 
 def _ring_means(
-    values: np.ndarray, labels: np.ndarray, region: np.ndarray, which: np.ndarray, kernel: np.ndarray
+    values: np.ndarray, labels: np.ndarray, region: np.ndarray, which: np.ndarray, radius_px: float
 ) -> np.ndarray:
     """Mean of ``values`` over each chosen label's ring (inf where it has none).
 
-    The ring of label k is where a grey dilation of the label image by
-    ``kernel`` gives k, outside every label and inside ``region``.  Each
-    chosen label's dilation is done on its bounding box grown by twice the
-    kernel's reach, which gives the same ring as dilating the whole image.
+    The ring of label k is where a grey dilation of the label image by a
+    disk of ``radius_px`` (:func:`~calcidetect.filters.disk`) gives k,
+    outside every label and inside ``region``.  Each chosen label's dilation
+    is done on its bounding box grown by twice the disk's reach, which gives
+    the same ring as dilating the whole image.
     """
-    reach = kernel.shape[0] // 2
+    reach = _disk(radius_px).shape[0] // 2  # integer radius of the disk
     out = np.full(len(which), np.inf)
     slices = ndi.find_objects(labels, len(which))
     h, w = labels.shape
@@ -1183,7 +1187,7 @@ def _ring_means(
             slice(max(cs.start - 2 * reach, 0), min(cs.stop + 2 * reach, w)),
         )
         crop = labels[box]
-        grown = cv2.dilate(crop.astype(np.float32), kernel).astype(np.int32)
+        grown = grey_morphology(crop.astype(np.float32), reach, "dilate").astype(np.int32)
         ring = (grown == i + 1) & (crop == 0) & region[box]
         if ring.any():
             # sequential float64 sum in raster order, as scipy.ndimage.mean
@@ -1226,7 +1230,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
         closed = erode(dilate(bone, half_gap), half_gap)
         cleft = closed & ~bone
         # a cleft is narrow: drop the fills of shallow concavities (thin slivers)
-        gap |= cleft & (_distance_to(cleft) >= _CLEFT_MIN_DEPTH_MM / spacing_mm) if cleft.any() else cleft
+        gap |= _at_least_from_edge(cleft, _CLEFT_MIN_DEPTH_MM / spacing_mm) if cleft.any() else cleft
     if n >= 1:
         # a long bone's end is a joint surface even when the bone across the
         # joint is missing from the mask (an acetabulum on a faint pelvis)
@@ -1235,8 +1239,23 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
         return np.full(bone.shape, _FAR_PX, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
     joint_distance = cv2.distanceTransform((~gap).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     glabels, m = ndi.label(dilate(gap, 1.0 / spacing_mm))
-    centres = np.array(ndi.center_of_mass(gap, glabels, np.arange(1, m + 1))).reshape(-1, 2)
-    return joint_distance.astype(np.float32), centres, bone_labels.astype(np.int32), orient
+    return joint_distance.astype(np.float32), _gap_centres(gap, glabels, m), bone_labels.astype(np.int32), orient
+
+
+def _gap_centres(gap: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Centre (row, col) of the ``gap`` pixels of each label 1..n, shape (n, 2).
+
+    The numbers of ``scipy.ndimage.center_of_mass(gap, labels, 1..n)``: the
+    same sums in the same (raster) order, over the gap pixels only (the
+    others add zeros there).
+    """
+    where = np.flatnonzero(gap)
+    lab = labels.reshape(-1)[where]
+    rows, cols = np.divmod(where, gap.shape[1])
+    count = np.bincount(lab, minlength=n + 1)[1:]
+    centre_r = np.bincount(lab, weights=rows.astype(float), minlength=n + 1)[1:] / count
+    centre_c = np.bincount(lab, weights=cols.astype(float), minlength=n + 1)[1:] / count
+    return np.stack([centre_r, centre_c], axis=1).reshape(-1, 2)
 
 
 def _bone_ends(bone_labels: np.ndarray, n: int, moments: dict[str, np.ndarray], spacing_mm: float) -> np.ndarray:
@@ -1293,6 +1312,16 @@ def _nearest_label(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     flat = labels.reshape(-1)
     owners = flat[np.flatnonzero(flat)]
     return distance, owners[pixel - 1]
+
+
+def _at_least_from_edge(inside: np.ndarray, radius_px: float) -> np.ndarray:
+    """``_distance_to(inside) >= radius_px``, as an erosion (:func:`~calcidetect.filters.farther_than`).
+
+    The transform's values are float32 and compared in float32: one at
+    least ``radius_px`` is one above the next float32 below it.
+    """
+    threshold = np.float32(radius_px)
+    return farther_than(inside, float(np.nextafter(threshold, np.float32(0.0))))
 
 
 def _distance_to(inside: np.ndarray) -> np.ndarray:

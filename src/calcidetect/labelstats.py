@@ -159,9 +159,6 @@ def label_moments(labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
     lab = flat[where]
     rows, cols = np.divmod(where, labels.shape[1])
     area = np.bincount(lab, minlength=n + 1).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centroid_r = np.bincount(lab, weights=rows, minlength=n + 1) / area
-        centroid_c = np.bincount(lab, weights=cols, minlength=n + 1) / area
     # coordinates relative to each label's bounding box, as regionprops: the
     # sums stay exact integers, so symmetric shapes give exactly equal moments
     r0 = np.full(n + 1, labels.shape[0], dtype=rows.dtype)
@@ -170,9 +167,15 @@ def label_moments(labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
     np.minimum.at(c0, lab, cols)
     rows = rows - r0[lab]
     cols = cols - c0[lab]
+    # the coordinate sums are exact integers (below 2**53) in float64, so the
+    # image-frame sums are the box-frame sums plus the box corner times the area
+    sum_r = np.bincount(lab, weights=rows, minlength=n + 1)
+    sum_c = np.bincount(lab, weights=cols, minlength=n + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cr = np.bincount(lab, weights=rows, minlength=n + 1) / area
-        cc = np.bincount(lab, weights=cols, minlength=n + 1) / area
+        centroid_r = (sum_r + r0 * area) / area
+        centroid_c = (sum_c + c0 * area) / area
+        cr = sum_r / area
+        cc = sum_c / area
         dr = rows - cr[lab]
         dc = cols - cc[lab]
         # inertia tensor [[a, b], [b, c]] as skimage.measure.inertia_tensor
