@@ -628,7 +628,8 @@ def _component_stats(
     A component touching ``outside`` (collimation) counts as touching the border.
     """
     inside = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
-    area = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(float)
+    moments = label_moments(labels, n)
+    area = moments["area"]  # pixel counts, as float
     width = 2.0 * np.asarray(label_max(inside, labels, n), float)
     rim_px, core_px = _CORTEX_RIM_MM / spacing_mm, _CORTEX_CORE_MM / spacing_mm
     rim = (inside > 0) & (inside <= rim_px)
@@ -639,7 +640,6 @@ def _component_stats(
     core_n = np.bincount(labels[core], minlength=n + 1)[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         cortex = np.where(core_n > 0, (rim_sum / np.maximum(rim_n, 1)) / np.maximum(core_sum / np.maximum(core_n, 1), 1e-9), 0.0)
-    moments = label_moments(labels, n)
     solidity = label_solidity(labels, width * spacing_mm >= min_width_mm, ndi.find_objects(labels, n))
     major = moments["axis_major_length"]
     minor = moments["axis_minor_length"]
@@ -1333,7 +1333,7 @@ def _distance_to(inside: np.ndarray) -> np.ndarray:
         return np.full(inside.shape, _FAR_PX, np.float32)
     padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-    return np.minimum(dist, _FAR_PX).astype(np.float32)
+    return np.minimum(dist, np.float32(_FAR_PX))  # float32, contiguous
 
 
 def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:

@@ -109,8 +109,8 @@ def _open_within(image: np.ndarray, region: np.ndarray, erode, dilate) -> np.nda
     down (``region`` must not be empty).
     """
     hi, lo = float(image[region].max()), float(image[region].min())
-    eroded = erode(np.where(region, image, hi).astype(np.float32))
-    return dilate(np.where(region, eroded, lo).astype(np.float32))
+    eroded = erode(np.where(region, image, hi).astype(np.float32, copy=False))
+    return dilate(np.where(region, eroded, lo).astype(np.float32, copy=False))
 
 
 def region_opening(

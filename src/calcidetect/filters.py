@@ -198,8 +198,10 @@ def _disk_rectangles(kernel: np.ndarray) -> list[tuple[int, int]]:
     One rectangle per step of the (symmetric) disk's staircase outline.
     """
     r = kernel.shape[0] // 2
-    half = [int(np.flatnonzero(kernel[r + dy]).max()) - r for dy in range(r + 1)]
-    return [(dy, half[dy]) for dy in range(r + 1) if dy == r or half[dy + 1] < half[dy]]
+    lower = kernel[r:] != 0  # rows dy = 0..r; each holds its centre column at least
+    half = (kernel.shape[1] - 1 - np.argmax(lower[:, ::-1], axis=1)) - r  # last set column, from the centre
+    steps = np.flatnonzero(np.append(half[1:] < half[:-1], True))
+    return [(int(dy), int(half[dy])) for dy in steps]
 
 
 def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: int = cv2.BORDER_CONSTANT) -> np.ndarray:

@@ -111,7 +111,9 @@ def label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
     if large.size:
         for i in large:
             out[i] = median(val[lab == i + 1])
-        rest = ~np.isin(lab, large + 1)
+        is_large = np.zeros(n + 1, bool)
+        is_large[large + 1] = True
+        rest = ~is_large[lab]
         lab, val = lab[rest], val[rest]
         counts[large] = 0
     # a stable sort keeps each label's values in raster order; on 16-bit keys
