@@ -1310,7 +1310,7 @@ def _nearest_label(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (labels == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
     )
     flat = labels.reshape(-1)
-    owners = flat[np.flatnonzero(flat)]
+    owners = flat[np.flatnonzero(flat != 0)]  # (a bool nonzero is faster)
     return distance, owners[pixel - 1]
 
 

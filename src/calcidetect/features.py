@@ -66,7 +66,7 @@ def _min_feature_distance(labels: np.ndarray, n: int, ri: np.ndarray, ci: np.nda
     ``scipy.ndimage.distance_transform_edt``, so they are the same numbers.
     """
     flat = labels.ravel()
-    where = np.flatnonzero(flat)
+    where = np.flatnonzero(flat != 0)  # (a bool nonzero is faster)
     rows, cols = np.divmod(where, labels.shape[1])
     out = np.full(n + 1, np.inf)
     np.minimum.at(out, flat[where], feature_distance(ri, ci, rows, cols))

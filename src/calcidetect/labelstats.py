@@ -31,7 +31,7 @@ __all__ = ["label_max", "label_min", "label_mean", "label_median", "label_moment
 def _foreground(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels and values of the labelled pixels, in raster order."""
     flat = labels.ravel()
-    where = np.flatnonzero(flat)
+    where = np.flatnonzero(flat != 0)  # (a bool nonzero is faster)
     return flat[where], np.asarray(values).ravel()[where]
 
 
@@ -158,7 +158,7 @@ def label_moments(labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
     (5.0, 3.0, 5.657)
     """
     flat = labels.ravel()
-    where = np.flatnonzero(flat)
+    where = np.flatnonzero(flat != 0)  # (a bool nonzero is faster)
     lab = flat[where]
     rows, cols = _row_col(where, labels.shape)
     area = np.bincount(lab, minlength=n + 1).astype(float)

@@ -153,7 +153,7 @@ def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: fl
     if n == 0:
         return mask
     # sizes and peaks from the candidates' own pixels (no whole-image passes)
-    where = np.flatnonzero(labels)
+    where = np.flatnonzero(labels != 0)  # (a bool nonzero is faster)
     lab = labels.ravel()[where]
     area_mm2 = np.bincount(lab, minlength=n + 1)[1:] * spacing_mm**2
     peak = label_max(significance.ravel()[where], lab, n)
@@ -178,7 +178,7 @@ def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm:
     labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
         return mask
-    where = np.flatnonzero(labels)  # the candidates' pixels: sizes and specks without whole-image passes
+    where = np.flatnonzero(labels != 0)  # the candidates' pixels: sizes and specks without whole-image passes
     lab = labels.ravel()[where]
     area_px = np.bincount(lab, minlength=n + 1)
     max_area_px = np.pi * (0.5 * cfg.punctate_max_diameter_mm / spacing_mm) ** 2
