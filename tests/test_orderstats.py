@@ -62,3 +62,14 @@ def test_label_median_with_a_dominant_label_matches_numpy():
     expected = [np.median(values[labels == k]) for k in (1, 2, 3)]
     np.testing.assert_array_equal(label_median(values, labels, 4)[:3], expected)
     assert np.isnan(label_median(values, labels, 4)[3])
+
+
+@pytest.mark.parametrize("zero_share", [0.02, 0.3, 0.6, 1.0])
+@pytest.mark.parametrize("q", [1.0, 50, [25, 75], [97, 99.5]])
+def test_large_blocks_of_equal_values_match_numpy(zero_share, q):
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=20_000).astype(np.float32)
+    x[rng.random(x.size) < zero_share] = 0  # a mask's zeros: split off by counting
+    x[rng.random(x.size) < 0.1] = 2.5
+    assert _same(median(x), np.median(x))
+    assert _same(percentile(x, q), np.percentile(x, q))

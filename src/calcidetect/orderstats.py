@@ -8,7 +8,9 @@ functions here find each rank they need with one single-rank partition of
 what is left above the previous one (or, for the next rank up, a minimum),
 then combine the order statistics with numpy's own arithmetic (the mean of
 the two middle values; the linear interpolation of the "linear" method), so
-the results are the same numbers, in the same dtype, as numpy's.
+the results are the same numbers, in the same dtype, as numpy's.  A value
+repeated over a large block (the zeros of a masked image), which slows the
+vectorised partition down many times over, is split off by counting first.
 """
 
 from __future__ import annotations
@@ -20,16 +22,58 @@ import numpy as np
 __all__ = ["median", "percentile"]
 
 
-def _order_statistics(values: np.ndarray, ranks: Sequence[int]) -> dict[int, np.generic]:
-    """The values of the given ranks (0 = smallest) of ``values`` (flat, no NaN), as a dict rank -> value.
+#: numpy's single-rank partition slows down many times over when the rank
+#: falls in a large block of equal values (a mask's zeros); a value holding at
+#: least this share of a sample of ``_SAMPLE_SIZE`` values is split off first
+#: by counting, at most ``_MAX_SPLITS`` times, for arrays of at least
+#: ``_MIN_SPLIT_SIZE`` values.
+_TIE_SHARE = 0.01
+_SAMPLE_SIZE = 1024
+_MAX_SPLITS = 4
+_MIN_SPLIT_SIZE = 4096
 
-    One copy of the data; each rank is found in the part above the previous
-    rank: by a minimum when it is the very next rank, by a partition otherwise.
+
+def _order_statistics(values: np.ndarray, ranks: Sequence[int]) -> dict[int, np.generic]:
+    """The values of the given ranks (0 = smallest) of ``values`` (no NaN), as a dict rank -> value."""
+    return _select(np.asarray(values).reshape(-1), sorted(set(int(r) for r in ranks)), 0, copied=False)
+
+
+def _dominant_value(values: np.ndarray) -> np.generic | None:
+    """The most frequent value of a regular sample of ``values``, if it holds ``_TIE_SHARE`` of it."""
+    sample = values[:: max(1, values.size // _SAMPLE_SIZE)]
+    levels, counts = np.unique(sample, return_counts=True)
+    i = int(counts.argmax())
+    return levels[i] if counts[i] > 1 and counts[i] >= _TIE_SHARE * sample.size else None
+
+
+def _select(values: np.ndarray, ranks: list[int], splits: int, copied: bool) -> dict[int, np.generic]:
+    """Order statistics of a flat array (``copied``: it is a private copy that may be reordered).
+
+    A dominant value (see ``_TIE_SHARE``) is split off by counting: ranks in
+    its block are that value, the others are looked for among the smaller or
+    the larger values.  Otherwise each rank is found in the part above the
+    previous rank: by a minimum when it is the very next rank, by a
+    partition otherwise.
     """
-    work = np.array(values, copy=True).reshape(-1)
     found: dict[int, np.generic] = {}
+    tie = _dominant_value(values) if splits < _MAX_SPLITS and values.size >= _MIN_SPLIT_SIZE else None
+    if tie is not None:
+        below = values < tie
+        n_below = int(np.count_nonzero(below))
+        n_upto = n_below + int(np.count_nonzero(values == tie))
+        low = [r for r in ranks if r < n_below]
+        high = [r - n_upto for r in ranks if r >= n_upto]
+        found.update({r: tie for r in ranks if n_below <= r < n_upto})
+        # (np.compress: boolean indexing is several times slower on a scattered mask)
+        if low:
+            found.update(_select(np.compress(below, values), low, splits + 1, copied=True))
+        if high:
+            above = _select(np.compress(values > tie, values), high, splits + 1, copied=True)
+            found.update({r + n_upto: v for r, v in above.items()})
+        return found
+    work = values if copied else values.copy()
     start = 0  # work[start:] holds the values ranked start and above
-    for rank in sorted(set(int(r) for r in ranks)):
+    for rank in ranks:
         rest = work[start:]
         if rank == start:  # the smallest of the rest, moved to its front
             i = int(rest.argmin())
