@@ -1122,17 +1122,18 @@ def _faint_bands(
     length = moments["axis_major_length"] * spacing_mm
     elongation = length / np.maximum(moments["axis_minor_length"] * spacing_mm, spacing_mm)
     touches = np.isin(lab, _edge_labels(labels, outside))
+    shaped = (
+        (width >= cfg.min_bone_width_mm)
+        & (length >= _FAINT_BONE_MIN_LENGTH_MM)
+        & ((elongation >= _FAINT_BONE_MIN_ELONGATION) | touches)
+    )
+    if not shaped.any():  # the tests below (a distance transform) cannot keep anything
+        return np.zeros(region.shape, bool)
     region_depth_px = _distance_to(region)
     depth = label_mean(region_depth_px, labels, n) * spacing_mm
     inner = region_depth_px > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
     stepped = _steep_outline_fraction(labels, n, smooth, grad_per_mm, inner, threshold) >= _BONE_MIN_STEEP_OUTLINE
-    candidate = (
-        stepped
-        & (width >= cfg.min_bone_width_mm)
-        & (length >= _FAINT_BONE_MIN_LENGTH_MM)
-        & ((elongation >= _FAINT_BONE_MIN_ELONGATION) | touches)
-        & (depth >= _FAINT_BONE_MIN_DEPTH_MM)
-    )
+    candidate = stepped & shaped & (depth >= _FAINT_BONE_MIN_DEPTH_MM)
     if not candidate.any():
         return np.zeros(region.shape, bool)
     # a band stands out of its surroundings (a rib above the chest wall); a
