@@ -891,7 +891,7 @@ def _bone_over_floor(
     for split in (_split_at_necks, _split_at_summits):
         pieces, m = split(labels, rejected_big, spacing_mm)
         if m:
-            bone |= _bone_components(pieces, m, *tests)[pieces]
+            bone |= _bone_pieces(pieces, m, tests)
     bone |= _faint_bands(smooth, grad_per_mm, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg, outside)
     if bone.any():
         # fainter parts of a bone (trabecular ends, epiphyses) joined to it
@@ -1030,6 +1030,25 @@ def _bone_components(
     # into soft tissue as dense as its edge): soft tissue has none
     stepped |= st["cortex_ratio"] >= _STRONG_CORTEX_RATIO
     return np.concatenate([[False], (big & looks_bony & stepped) | small_round])
+
+
+def _bone_pieces(pieces: np.ndarray, m: int, tests: tuple) -> np.ndarray:
+    """``_bone_components(pieces, m, *tests)[pieces]``, computed on the pieces' bounding box.
+
+    ``tests`` are :func:`_bone_components`' arguments after ``n`` (the maps
+    are cropped with the labels).  The box keeps one pixel of background on
+    each side that is not the image border, so every piece's distances,
+    outline, contact with the border or the collimation, sums and hull are
+    those of the whole image (nearest background pixels lie in the box).
+    """
+    h, w = pieces.shape
+    rows, cols = np.flatnonzero(pieces.any(axis=1)), np.flatnonzero(pieces.any(axis=0))
+    box = (slice(max(rows[0] - 1, 0), min(rows[-1] + 2, h)), slice(max(cols[0] - 1, 0), min(cols[-1] + 2, w)))
+    crop = np.ascontiguousarray(pieces[box])
+    cropped = tuple(t[box] if isinstance(t, np.ndarray) else t for t in tests)
+    out = np.zeros(pieces.shape, bool)
+    out[box] = _bone_components(crop, m, *cropped)[crop]
+    return out
 
 
 def _big_components(labels: np.ndarray, n: int, spacing_mm: float) -> np.ndarray:
