@@ -61,3 +61,27 @@ def test_fill_bone_holes_matches_hole_filling_definition(seed):
     accept = np.where(enclosed, med > min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
     accept[0] = False
     np.testing.assert_array_equal(_fill_bone_holes(dense, excess, min_excess), dense | accept[labels])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_gap_centres_match_center_of_mass(seed):
+    from scipy import ndimage as ndi
+
+    from calcidetect.anatomy import _gap_centres
+
+    rng = np.random.default_rng(seed)
+    gap = cv2.GaussianBlur(rng.random((90, 130)).astype(np.float32), (0, 0), 3) > 0.53
+    labels, n = ndi.label(cv2.dilate(gap.view(np.uint8), np.ones((5, 5), np.uint8)).astype(bool))
+    expected = np.array(ndi.center_of_mass(gap, labels, np.arange(1, n + 1))).reshape(-1, 2)
+    np.testing.assert_array_equal(_gap_centres(gap, labels, n), expected)
+
+
+@pytest.mark.parametrize("radius", [1.0, 2.0, 2.5, 3.0, 7.0])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_at_least_from_edge_matches_distance_threshold(radius, seed):
+    from calcidetect.anatomy import _at_least_from_edge, _distance_to
+
+    rng = np.random.default_rng(seed)
+    mask = cv2.GaussianBlur(rng.random((80, 110)).astype(np.float32), (0, 0), 4) > 0.5
+    np.testing.assert_array_equal(_at_least_from_edge(mask, radius), _distance_to(mask) >= radius)
+    np.testing.assert_array_equal(_at_least_from_edge(np.ones((9, 9), bool), radius), np.ones((9, 9), bool))

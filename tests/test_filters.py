@@ -149,3 +149,19 @@ def test_within_chamfer_distance_matches_thresholded_transform(radius):
         mask = ndi.gaussian_filter(rng.random((140, 180)), 3) > cut
         expected = cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3) <= radius
         np.testing.assert_array_equal(within_chamfer_distance(mask, radius), expected)
+
+
+@pytest.mark.parametrize("shape", [(513, 40), (700, 31), (1030, 257)])
+@pytest.mark.parametrize("radius", [8, 15, 30])
+@pytest.mark.parametrize("op", ["erode", "dilate"])
+@pytest.mark.parametrize("border", ["constant", "replicate"])
+def test_grey_morphology_in_row_bands_matches_opencv(shape, radius, op, border):
+    import cv2
+
+    from calcidetect.filters import disk, grey_morphology
+
+    border = {"constant": cv2.BORDER_CONSTANT, "replicate": cv2.BORDER_REPLICATE}[border]
+    img = cv2.GaussianBlur(np.random.default_rng(radius).random(shape).astype(np.float32), (0, 0), 2)
+    func = cv2.erode if op == "erode" else cv2.dilate
+    expected = func(img, disk(radius), borderType=border)
+    np.testing.assert_array_equal(grey_morphology(img, radius, op, border), expected)

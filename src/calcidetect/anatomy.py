@@ -26,11 +26,13 @@ from .filters import (
     fill_holes,
     gaussian,
     grey_dilate,
+    grey_morphology,
     label_components,
     normalized_gaussian,
     normalized_gaussian_coarse,
 )
 from .labelstats import label_max, label_mean, label_median, label_min, label_moments, label_solidity
+from .orderstats import median, percentile
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
 
@@ -305,7 +307,7 @@ def find_collimation(image: np.ndarray, spacing_mm: float, smooth: np.ndarray | 
     """
     if smooth is None:
         smooth = body_smooth(image, spacing_mm)
-    lo, hi = np.percentile(smooth, [0.5, 99.9])
+    lo, hi = percentile(smooth, [0.5, 99.9])
     top = float(smooth.max())
     span = max(float(top - lo), 1e-6)
     candidates = smooth >= hi - _SATURATION_BAND * span
@@ -451,7 +453,7 @@ def _air_level(
         level = normalized_gaussian_coarse(smooth, reference.astype(np.float32), _AIR_LEVEL_SCALE_MM / spacing_mm)
         resid = (smooth - level)[reference][::step]
         spread = robust_sigma(resid)
-        gap = float(np.median((smooth - level)[tissue][::step]))
+        gap = float(median((smooth - level)[tissue][::step]))
         if gap > _AIR_SEPARATION * spread:
             return level, spread, gap, air
     return None
@@ -551,7 +553,7 @@ def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int) -> np.ndarr
     """
     flat_img = img.ravel()
     value = np.asarray(label_max(img, labels, n), np.float32)
-    lo, hi = np.percentile(flat_img[:: max(1, img.size // 1_000_000)], [0.5, 99.5])
+    lo, hi = percentile(flat_img[:: max(1, img.size // 1_000_000)], [0.5, 99.5])
     clipped = (value <= flat_img.min()) | (value >= flat_img.max())
     reach = np.ones((2 * (1 + _OVERLAY_RING_PX) + 1,) * 2, np.uint8)
     highest = np.asarray(label_max(cv2.dilate(img, reach), labels, n), np.float32)
@@ -660,13 +662,13 @@ def find_metal(
     """
     if not bone.any():
         return np.zeros(excess.shape, bool)
-    cortex = float(np.percentile(excess[bone], _CORTEX_PERCENTILE))
+    cortex = float(percentile(excess[bone], _CORTEX_PERCENTILE))
     if cortex <= 0:
         return np.zeros(excess.shape, bool)
     # metal is also brighter than the brightest bone in the image itself, so a
     # weak cortex reference (a faint or mistaken bone mask) cannot make
     # ordinary bone "metal"
-    brightest_bone = float(np.percentile(image[bone], _BRIGHTEST_BONE_PERCENTILE))
+    brightest_bone = float(percentile(image[bone], _BRIGHTEST_BONE_PERCENTILE))
     metal = (excess > cfg.metal_min_relative_density * cortex) & (image > brightest_bone) & body
     return dilate(metal, _METAL_MARGIN_MM / spacing_mm) if metal.any() else metal
 
@@ -686,7 +688,8 @@ def _component_stats(
     A component touching ``outside`` (collimation) counts as touching the border.
     """
     inside = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
-    area = np.bincount(labels.ravel(), minlength=n + 1)[1:].astype(float)
+    moments = label_moments(labels, n)
+    area = moments["area"]  # pixel counts, as float
     width = 2.0 * np.asarray(label_max(inside, labels, n), float)
     rim_px, core_px = _CORTEX_RIM_MM / spacing_mm, _CORTEX_CORE_MM / spacing_mm
     rim = (inside > 0) & (inside <= rim_px)
@@ -697,7 +700,6 @@ def _component_stats(
     core_n = np.bincount(labels[core], minlength=n + 1)[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         cortex = np.where(core_n > 0, (rim_sum / np.maximum(rim_n, 1)) / np.maximum(core_sum / np.maximum(core_n, 1), 1e-9), 0.0)
-    moments = label_moments(labels, n)
     solidity = label_solidity(labels, width * spacing_mm >= min_width_mm, ndi.find_objects(labels, n))
     major = moments["axis_major_length"]
     minor = moments["axis_minor_length"]
@@ -792,7 +794,6 @@ def _edge_supported_levels(
     small = np.ones((3, 3), np.uint8)
     accepted = np.zeros(smooth.shape, bool)
     min_area_px = _LEVEL_MIN_AREA_MM2 / spacing_mm**2
-    weights = smooth.astype(np.float64).ravel()  # converted once for every level's sums
     for fraction in _LEVEL_FRACTIONS:
         level = fraction * threshold
         region = body & (smooth > level)
@@ -811,14 +812,17 @@ def _edge_supported_levels(
         outlined[0] = False
         if not outlined.any():
             continue  # the sums below cannot keep anything
-        flat = labels.ravel().astype(np.intp)
-        area = np.bincount(flat, minlength=n + 1)
+        # sums over the region's pixels only (in raster order, as over the
+        # whole label image: the background's bin is never kept)
+        where = np.flatnonzero(region)
+        lab = labels.reshape(-1)[where]
+        area = np.bincount(lab, minlength=n + 1)
         # a bone rises well above the level that outlines it; a stretch of
         # soft tissue cut out of a slope barely does
-        mean = np.bincount(flat, weights=weights, minlength=n + 1) / np.maximum(area, 1)
+        mean = np.bincount(lab, weights=smooth.reshape(-1)[where], minlength=n + 1) / np.maximum(area, 1)
         keep = outlined & (area >= min_area_px) & (mean >= _LEVEL_MIN_RISE * level)
         if keep.any():
-            accepted |= keep[labels]
+            accepted.reshape(-1)[where[keep[lab]]] = True
     return accepted
 
 
@@ -906,7 +910,7 @@ def _bone_over_floor(
     values = excess[body]
     if values.size == 0:
         return np.zeros(image.shape, bool), excess, np.inf
-    contrast, presence = np.percentile(values, [_BONE_CONTRAST_PERCENTILE, _BONE_PRESENCE_PERCENTILE])
+    contrast, presence = percentile(values, [_BONE_CONTRAST_PERCENTILE, _BONE_PRESENCE_PERCENTILE])
     contrast = float(contrast)
     if presence < _MIN_BONE_CONTRAST_SIGMA * noise:
         return np.zeros(image.shape, bool), excess, np.inf
@@ -917,7 +921,7 @@ def _bone_over_floor(
     # a small population far denser than everything else (a metal plate or
     # prosthesis filling the top percentiles) must not set the split between
     # bone and soft tissue: split below it instead
-    below_top = float(threshold_otsu(np.clip(sample, 0, np.percentile(values, _BONE_LOWER_CLIP_PERCENTILE))))
+    below_top = float(threshold_otsu(np.clip(sample, 0, percentile(values, _BONE_LOWER_CLIP_PERCENTILE))))
     if threshold > _METAL_DOMINANCE_RATIO * below_top:
         threshold = below_top
     # bone stands clear of the soft tissue's texture and noise (where bone is
@@ -934,7 +938,7 @@ def _bone_over_floor(
     # close small gaps in a cortex ring, then fill medullae and plates
     dense = cv2.morphologyEx(dense.astype(np.uint8), cv2.MORPH_CLOSE, _disk(_BONE_CLOSING_MM / spacing_mm)).astype(bool)
     dense = _fill_bone_holes(dense, smooth, _PLATE_FRACTION * contrast)
-    labels, n = ndi.label(dense)
+    labels, n = label_components(dense)  # the numbering is not used
     if n == 0:
         return np.zeros(image.shape, bool), excess, threshold
     tests = (excess, smooth, grad_per_mm, inner, threshold, spacing_mm, cfg, outside)
@@ -947,14 +951,14 @@ def _bone_over_floor(
     for split in (_split_at_necks, _split_at_summits):
         pieces, m = split(labels, rejected_big, spacing_mm)
         if m:
-            bone |= _bone_components(pieces, m, *tests)[pieces]
+            bone |= _bone_pieces(pieces, m, tests)
     if short_tubes.any():
         bone |= _continues_a_bone(labels, n, short_tubes & ~_covered(labels, n, bone), bone, spacing_mm)[labels]
     bone |= _faint_bands(smooth, grad_per_mm, body & ~bone, _FAINT_BONE_FRACTION * threshold, spacing_mm, cfg, outside)
     if bone.any():
         # fainter parts of a bone (trabecular ends, epiphyses) joined to it
         near = dilate(bone, _BONE_GROW_MM / spacing_mm) & body & (smooth > _BONE_GROW_FRACTION * threshold)
-        grown, m = ndi.label(bone | near)
+        grown, m = label_components(bone | near)  # the numbering is not used
         attached = np.zeros(m + 1, bool)
         attached[grown[bone]] = True
         attached[0] = False
@@ -1175,6 +1179,25 @@ def _continues_a_bone(
     return keep
 
 
+def _bone_pieces(pieces: np.ndarray, m: int, tests: tuple) -> np.ndarray:
+    """``_bone_components(pieces, m, *tests)[pieces]``, computed on the pieces' bounding box.
+
+    ``tests`` are :func:`_bone_components`' arguments after ``n`` (the maps
+    are cropped with the labels).  The box keeps one pixel of background on
+    each side that is not the image border, so every piece's distances,
+    outline, contact with the border or the collimation, sums and hull are
+    those of the whole image (nearest background pixels lie in the box).
+    """
+    h, w = pieces.shape
+    rows, cols = np.flatnonzero(pieces.any(axis=1)), np.flatnonzero(pieces.any(axis=0))
+    box = (slice(max(rows[0] - 1, 0), min(rows[-1] + 2, h)), slice(max(cols[0] - 1, 0), min(cols[-1] + 2, w)))
+    crop = np.ascontiguousarray(pieces[box])
+    cropped = tuple(t[box] if isinstance(t, np.ndarray) else t for t in tests)
+    out = np.zeros(pieces.shape, bool)
+    out[box] = _bone_components(crop, m, *cropped)[crop]
+    return out
+
+
 def _big_components(labels: np.ndarray, n: int, spacing_mm: float) -> np.ndarray:
     """Components (index 0..n) large enough to hold several bones."""
     area_mm2 = np.bincount(labels.ravel(), minlength=n + 1) * spacing_mm**2
@@ -1265,23 +1288,24 @@ def _faint_bands(
     length = moments["axis_major_length"] * spacing_mm
     elongation = length / np.maximum(moments["axis_minor_length"] * spacing_mm, spacing_mm)
     touches = np.isin(lab, _edge_labels(labels, outside))
+    shaped = (
+        (width >= cfg.min_bone_width_mm)
+        & (length >= _FAINT_BONE_MIN_LENGTH_MM)
+        & ((elongation >= _FAINT_BONE_MIN_ELONGATION) | touches)
+    )
+    if not shaped.any():  # the tests below (a distance transform) cannot keep anything
+        return np.zeros(region.shape, bool)
     region_depth_px = _distance_to(region)
     depth = label_mean(region_depth_px, labels, n) * spacing_mm
     inner = region_depth_px > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
     stepped = _steep_outline_fraction(labels, n, smooth, grad_per_mm, inner, threshold) >= _BONE_MIN_STEEP_OUTLINE
-    candidate = (
-        stepped
-        & (width >= cfg.min_bone_width_mm)
-        & (length >= _FAINT_BONE_MIN_LENGTH_MM)
-        & ((elongation >= _FAINT_BONE_MIN_ELONGATION) | touches)
-        & (depth >= _FAINT_BONE_MIN_DEPTH_MM)
-    )
+    candidate = stepped & shaped & (depth >= _FAINT_BONE_MIN_DEPTH_MM)
     if not candidate.any():
         return np.zeros(region.shape, bool)
     # a band stands out of its surroundings (a rib above the chest wall); a
     # thick stretch of soft tissue does not
     inside_mean = label_mean(smooth, labels, n)
-    ring_mean = _ring_means(smooth, labels, region, candidate, _disk(_FAINT_RING_MM / spacing_mm))
+    ring_mean = _ring_means(smooth, labels, region, candidate, _FAINT_RING_MM / spacing_mm)
     keep[lab] = candidate & (ring_mean <= _FAINT_RING_RATIO * inside_mean)
     return keep[labels]
 
@@ -1309,16 +1333,17 @@ def _fill_small_holes(mask: np.ndarray, spacing_mm: float) -> np.ndarray:
 
 
 def _ring_means(
-    values: np.ndarray, labels: np.ndarray, region: np.ndarray, which: np.ndarray, kernel: np.ndarray
+    values: np.ndarray, labels: np.ndarray, region: np.ndarray, which: np.ndarray, radius_px: float
 ) -> np.ndarray:
     """Mean of ``values`` over each chosen label's ring (inf where it has none).
 
-    The ring of label k is where a grey dilation of the label image by
-    ``kernel`` gives k, outside every label and inside ``region``.  Each
-    chosen label's dilation is done on its bounding box grown by twice the
-    kernel's reach, which gives the same ring as dilating the whole image.
+    The ring of label k is where a grey dilation of the label image by a
+    disk of ``radius_px`` (:func:`~calcidetect.filters.disk`) gives k,
+    outside every label and inside ``region``.  Each chosen label's dilation
+    is done on its bounding box grown by twice the disk's reach, which gives
+    the same ring as dilating the whole image.
     """
-    reach = kernel.shape[0] // 2
+    reach = _disk(radius_px).shape[0] // 2  # integer radius of the disk
     out = np.full(len(which), np.inf)
     slices = ndi.find_objects(labels, len(which))
     h, w = labels.shape
@@ -1329,7 +1354,7 @@ def _ring_means(
             slice(max(cs.start - 2 * reach, 0), min(cs.stop + 2 * reach, w)),
         )
         crop = labels[box]
-        grown = cv2.dilate(crop.astype(np.float32), kernel).astype(np.int32)
+        grown = grey_morphology(crop.astype(np.float32), reach, "dilate").astype(np.int32)
         ring = (grown == i + 1) & (crop == 0) & region[box]
         if ring.any():
             # sequential float64 sum in raster order, as scipy.ndimage.mean
@@ -1372,7 +1397,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
         closed = erode(dilate(bone, half_gap), half_gap)
         cleft = closed & ~bone
         # a cleft is narrow: drop the fills of shallow concavities (thin slivers)
-        gap |= cleft & (_distance_to(cleft) >= _CLEFT_MIN_DEPTH_MM / spacing_mm) if cleft.any() else cleft
+        gap |= _at_least_from_edge(cleft, _CLEFT_MIN_DEPTH_MM / spacing_mm) if cleft.any() else cleft
     if n >= 1:
         # a long bone's end is a joint surface even when the bone across the
         # joint is missing from the mask (an acetabulum on a faint pelvis)
@@ -1381,8 +1406,23 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
         return np.full(bone.shape, _FAR_PX, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
     joint_distance = cv2.distanceTransform((~gap).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     glabels, m = ndi.label(dilate(gap, 1.0 / spacing_mm))
-    centres = np.array(ndi.center_of_mass(gap, glabels, np.arange(1, m + 1))).reshape(-1, 2)
-    return joint_distance.astype(np.float32), centres, bone_labels.astype(np.int32), orient
+    return joint_distance.astype(np.float32), _gap_centres(gap, glabels, m), bone_labels.astype(np.int32), orient
+
+
+def _gap_centres(gap: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+    """Centre (row, col) of the ``gap`` pixels of each label 1..n, shape (n, 2).
+
+    The numbers of ``scipy.ndimage.center_of_mass(gap, labels, 1..n)``: the
+    same sums in the same (raster) order, over the gap pixels only (the
+    others add zeros there).
+    """
+    where = np.flatnonzero(gap)
+    lab = labels.reshape(-1)[where]
+    rows, cols = np.divmod(where, gap.shape[1])
+    count = np.bincount(lab, minlength=n + 1)[1:]
+    centre_r = np.bincount(lab, weights=rows.astype(float), minlength=n + 1)[1:] / count
+    centre_c = np.bincount(lab, weights=cols.astype(float), minlength=n + 1)[1:] / count
+    return np.stack([centre_r, centre_c], axis=1).reshape(-1, 2)
 
 
 def _bone_ends(bone_labels: np.ndarray, n: int, moments: dict[str, np.ndarray], spacing_mm: float) -> np.ndarray:
@@ -1437,8 +1477,18 @@ def _nearest_label(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (labels == 0).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_5, labelType=cv2.DIST_LABEL_PIXEL
     )
     flat = labels.reshape(-1)
-    owners = flat[np.flatnonzero(flat)]
+    owners = flat[np.flatnonzero(flat != 0)]  # (a bool nonzero is faster)
     return distance, owners[pixel - 1]
+
+
+def _at_least_from_edge(inside: np.ndarray, radius_px: float) -> np.ndarray:
+    """``_distance_to(inside) >= radius_px``, as an erosion (:func:`~calcidetect.filters.farther_than`).
+
+    The transform's values are float32 and compared in float32: one at
+    least ``radius_px`` is one above the next float32 below it.
+    """
+    threshold = np.float32(radius_px)
+    return farther_than(inside, float(np.nextafter(threshold, np.float32(0.0))))
 
 
 def _distance_to(inside: np.ndarray) -> np.ndarray:
@@ -1450,7 +1500,7 @@ def _distance_to(inside: np.ndarray) -> np.ndarray:
         return np.full(inside.shape, _FAR_PX, np.float32)
     padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)
     dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
-    return np.minimum(dist, _FAR_PX).astype(np.float32)
+    return np.minimum(dist, np.float32(_FAR_PX))  # float32, contiguous
 
 
 def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:

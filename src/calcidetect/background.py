@@ -11,6 +11,7 @@ import numpy as np
 import cv2
 
 from .filters import gaussian, grey_morphology, normalized_gaussian, normalized_gaussian_coarse
+from .orderstats import median
 
 __all__ = ["region_opening", "region_line_opening", "noise_sigma", "local_noise_sigma", "local_significance", "robust_sigma", "MAD_TO_SIGMA"]
 
@@ -22,7 +23,7 @@ def robust_sigma(values: np.ndarray) -> float:
     """Sigma of ``values`` from their median absolute deviation (> 0; 1e-6 when empty)."""
     if values.size == 0:
         return 1e-6
-    return max(float(MAD_TO_SIGMA * np.median(np.abs(values - np.median(values)))), 1e-6)
+    return max(float(MAD_TO_SIGMA * median(np.abs(values - median(values)))), 1e-6)
 
 
 def noise_sigma(image: np.ndarray, region: np.ndarray, scale_px: float) -> float:
@@ -41,7 +42,7 @@ def noise_sigma(image: np.ndarray, region: np.ndarray, scale_px: float) -> float
     values = highpass[region] if region.any() else highpass.ravel()
     if values.size == 0:
         return 1e-6
-    mad = float(np.median(np.abs(values - np.median(values))))
+    mad = float(median(np.abs(values - median(values))))
     # white noise: var(x - G*x) = var(x) * (1 - 2 g0 + sum g^2), with a 2-D
     # Gaussian's sum g^2 = 1 / (4 pi s^2) and g0 = 1 / (2 pi s^2)
     s2 = max(scale_px, 0.5) ** 2
@@ -82,7 +83,7 @@ def local_significance(
     ndarray of float32
     """
     values = response[region][::step]
-    centre = float(np.median(values)) if values.size else 0.0
+    centre = float(median(values)) if values.size else 0.0
     shifted = response - centre
     local = local_noise_sigma(shifted, region, robust_sigma(values), window_px, coarse=coarse)
     return np.divide(shifted, local, out=shifted).astype(np.float32, copy=False)
@@ -108,8 +109,8 @@ def _open_within(image: np.ndarray, region: np.ndarray, erode, dilate) -> np.nda
     down (``region`` must not be empty).
     """
     hi, lo = float(image[region].max()), float(image[region].min())
-    eroded = erode(np.where(region, image, hi).astype(np.float32))
-    return dilate(np.where(region, eroded, lo).astype(np.float32))
+    eroded = erode(np.where(region, image, hi).astype(np.float32, copy=False))
+    return dilate(np.where(region, eroded, lo).astype(np.float32, copy=False))
 
 
 def region_opening(

@@ -42,6 +42,8 @@ _CHAMFER_STRAIGHT_STEP = 0.955
 #: From this disk radius (px) on, a grey erosion or dilation runs as a cascade
 #: of rectangles (measured faster than OpenCV's general kernel from here).
 _CASCADE_FROM_RADIUS_PX = 8
+#: Rows per band of a float image's cascade (its working set stays in cache).
+_BAND_ROWS = 256
 
 
 def _pyramid_factor(sigma_px: float, shape: tuple[int, ...]) -> int:
@@ -198,8 +200,10 @@ def _disk_rectangles(kernel: np.ndarray) -> list[tuple[int, int]]:
     One rectangle per step of the (symmetric) disk's staircase outline.
     """
     r = kernel.shape[0] // 2
-    half = [int(np.flatnonzero(kernel[r + dy]).max()) - r for dy in range(r + 1)]
-    return [(dy, half[dy]) for dy in range(r + 1) if dy == r or half[dy + 1] < half[dy]]
+    lower = kernel[r:] != 0  # rows dy = 0..r; each holds its centre column at least
+    half = (kernel.shape[1] - 1 - np.argmax(lower[:, ::-1], axis=1)) - r  # last set column, from the centre
+    steps = np.flatnonzero(np.append(half[1:] < half[:-1], True))
+    return [(int(dy), int(half[dy])) for dy in steps]
 
 
 def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: int = cv2.BORDER_CONSTANT) -> np.ndarray:
@@ -239,10 +243,36 @@ def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: i
 
 
 def _morphology_by_kernel(image: np.ndarray, kernel: np.ndarray, op: str, border_type: int) -> np.ndarray:
-    """Erosion or dilation by a symmetric disk-like kernel (see :func:`grey_morphology`)."""
+    """Erosion or dilation by a symmetric disk-like kernel (see :func:`grey_morphology`).
+
+    A float image taller than two bands of ``_BAND_ROWS`` runs band by band
+    (each with the kernel's reach of rows above and below), so the cascade's
+    many passes stay in cache: the same result (a window that reaches no
+    band edge is not clipped by it), about twice as fast.
+    """
     func = {"erode": cv2.erode, "dilate": cv2.dilate}[op]
     if kernel.shape[0] // 2 < _CASCADE_FROM_RADIUS_PX:
         return func(image, kernel, borderType=border_type)
+    if image.dtype.itemsize >= 4 and image.shape[0] > 2 * _BAND_ROWS:
+        return _in_row_bands(image, kernel, op, border_type)
+    return _cascade(image, kernel, op, border_type)
+
+
+def _in_row_bands(image: np.ndarray, kernel: np.ndarray, op: str, border_type: int) -> np.ndarray:
+    """:func:`_cascade` band by band: rows ``[a, b)`` from rows ``[a - reach, b + reach)``."""
+    reach = kernel.shape[0] // 2
+    h = image.shape[0]
+    out = np.empty_like(image)
+    for a in range(0, h, _BAND_ROWS):
+        b = min(a + _BAND_ROWS, h)
+        lo, hi = max(a - reach, 0), min(b + reach, h)
+        out[a:b] = _cascade(image[lo:hi], kernel, op, border_type)[a - lo : b - lo]
+    return out
+
+
+def _cascade(image: np.ndarray, kernel: np.ndarray, op: str, border_type: int) -> np.ndarray:
+    """Erosion or dilation by the rectangles of a disk-like kernel, narrowest first (see :func:`grey_morphology`)."""
+    func = {"erode": cv2.erode, "dilate": cv2.dilate}[op]
     combine = np.minimum if op == "erode" else np.maximum
 
     def run(img: np.ndarray, rows: int, cols: int) -> np.ndarray:

@@ -13,11 +13,17 @@ label ``i + 1``.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy.spatial import ConvexHull
 
+from .orderstats import median
+
 #: Label images with fewer labels than this are grouped by a 16-bit radix sort.
 _RADIX_MAX_LABELS = 2**16
+#: In :func:`label_median`, labels with at least this share of the labelled
+#: pixels are each selected by a mask instead of taking part in the sort.
+_MASKED_MEDIAN_SHARE = 0.125
 
 __all__ = ["label_max", "label_min", "label_mean", "label_median", "label_moments", "label_solidity", "convex_area"]
 
@@ -25,7 +31,7 @@ __all__ = ["label_max", "label_min", "label_mean", "label_median", "label_moment
 def _foreground(values: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Labels and values of the labelled pixels, in raster order."""
     flat = labels.ravel()
-    where = np.flatnonzero(flat)
+    where = np.flatnonzero(flat != 0)  # (a bool nonzero is faster)
     return flat[where], np.asarray(values).ravel()[where]
 
 
@@ -90,21 +96,34 @@ def label_median(values: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
 
     The mean of the two middle values for an even count, computed in the
     dtype of ``values``: the same numbers as ``scipy.ndimage.median``.  The
-    labelled pixels are grouped by label with one integer sort and each
-    group's median found by partition (linear time), instead of sorting the
-    whole image by value.  Empty labels give NaN.  See :func:`label_max` for
+    labelled pixels are grouped by label with one integer sort (a label
+    holding ``_MASKED_MEDIAN_SHARE`` of them is picked out by a mask
+    instead) and each group's median found by partition (linear time,
+    :func:`calcidetect.orderstats.median`), instead of sorting the whole
+    image by value.  Empty labels give NaN.  See :func:`label_max` for
     the parameters.
     """
     lab, val = _foreground(values, labels)
+    counts = np.bincount(lab, minlength=n + 1)[1 : n + 1]
+    out = np.full(n, np.nan, dtype=np.result_type(val.dtype, np.float32))
+    # a label holding a large share of the pixels (the outer background of a
+    # hole labelling) is read through a mask, the rest grouped by one sort
+    large = np.flatnonzero(counts >= _MASKED_MEDIAN_SHARE * lab.size)
+    if large.size:
+        for i in large:
+            out[i] = median(val[lab == i + 1])
+        is_large = np.zeros(n + 1, bool)
+        is_large[large + 1] = True
+        rest = ~is_large[lab]
+        lab, val = lab[rest], val[rest]
+        counts[large] = 0
     # a stable sort keeps each label's values in raster order; on 16-bit keys
     # numpy sorts by radix (linear time)
     keys = lab.astype(np.uint16) if lab.size and 0 <= lab.min() and lab.max() < _RADIX_MAX_LABELS else lab
     val = val[np.argsort(keys, kind="stable")]
-    counts = np.bincount(lab, minlength=n + 1)[1 : n + 1]
     ends = np.cumsum(counts)
-    out = np.full(n, np.nan, dtype=np.result_type(val.dtype, np.float32))
     for i in np.flatnonzero(counts):
-        out[i] = np.median(val[ends[i] - counts[i] : ends[i]])
+        out[i] = median(val[ends[i] - counts[i] : ends[i]])
     return out
 
 
@@ -139,24 +158,28 @@ def label_moments(labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
     (5.0, 3.0, 5.657)
     """
     flat = labels.ravel()
-    where = np.flatnonzero(flat)
+    where = np.flatnonzero(flat != 0)  # (a bool nonzero is faster)
     lab = flat[where]
-    rows, cols = np.divmod(where, labels.shape[1])
+    rows, cols = _row_col(where, labels.shape)
     area = np.bincount(lab, minlength=n + 1).astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centroid_r = np.bincount(lab, weights=rows, minlength=n + 1) / area
-        centroid_c = np.bincount(lab, weights=cols, minlength=n + 1) / area
     # coordinates relative to each label's bounding box, as regionprops: the
     # sums stay exact integers, so symmetric shapes give exactly equal moments
     r0 = np.full(n + 1, labels.shape[0], dtype=rows.dtype)
     c0 = np.full(n + 1, labels.shape[1], dtype=cols.dtype)
     np.minimum.at(r0, lab, rows)
     np.minimum.at(c0, lab, cols)
-    rows = rows - r0[lab]
-    cols = cols - c0[lab]
+    # float64 once (the sums below would convert them each time; same values)
+    rows = (rows - r0[lab]).astype(np.float64)
+    cols = (cols - c0[lab]).astype(np.float64)
+    # the coordinate sums are exact integers (below 2**53) in float64, so the
+    # image-frame sums are the box-frame sums plus the box corner times the area
+    sum_r = np.bincount(lab, weights=rows, minlength=n + 1)
+    sum_c = np.bincount(lab, weights=cols, minlength=n + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        cr = np.bincount(lab, weights=rows, minlength=n + 1) / area
-        cc = np.bincount(lab, weights=cols, minlength=n + 1) / area
+        centroid_r = (sum_r + r0 * area) / area
+        centroid_c = (sum_c + c0 * area) / area
+        cr = sum_r / area
+        cc = sum_c / area
         dr = rows - cr[lab]
         dc = cols - cc[lab]
         # inertia tensor [[a, b], [b, c]] as skimage.measure.inertia_tensor
@@ -177,6 +200,17 @@ def label_moments(labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
         "axis_minor_length": 4 * np.sqrt(l2[1:]),
         "orientation": orientation[1:],
     }
+
+
+def _row_col(where: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of flat indices into a 2-D array of ``shape``, in 32-bit integers when they fit.
+
+    (A 32-bit division is several times faster than a 64-bit one; the values
+    are the same.)
+    """
+    if shape[0] * shape[1] < 2**31:
+        return np.divmod(where.astype(np.int32), np.int32(shape[1]))
+    return np.divmod(where, shape[1])
 
 
 def label_solidity(labels: np.ndarray, which: np.ndarray, slices: list) -> np.ndarray:
@@ -232,15 +266,20 @@ def convex_area(mask: np.ndarray) -> int:
     >>> convex_area(m)
     15
     """
+    mask = np.ascontiguousarray(mask, dtype=bool)
     rows = np.flatnonzero(mask.any(axis=1))
     cols = np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return 0
-    # the first and last pixel of every row and column hold the hull
-    first_c = mask[rows].argmax(axis=1)
-    last_c = mask.shape[1] - 1 - mask[rows, ::-1].argmax(axis=1)
-    first_r = mask[:, cols].argmax(axis=0)
-    last_r = mask.shape[0] - 1 - mask[::-1, cols].argmax(axis=0)
+    # the first and last pixel of every row and column hold the hull; each is
+    # an argmax along contiguous rows (of the mask, its transpose and their
+    # mirror images: a strided argmax is slow)
+    by_row = mask.view(np.uint8)
+    by_col = cv2.transpose(by_row)
+    first_c = by_row.argmax(axis=1)[rows]
+    last_c = mask.shape[1] - 1 - cv2.flip(by_row, 1).argmax(axis=1)[rows]
+    first_r = by_col.argmax(axis=1)[cols]
+    last_r = mask.shape[0] - 1 - cv2.flip(by_col, 1).argmax(axis=1)[cols]
     pts = np.concatenate(
         [
             np.stack([rows, first_c], 1),
@@ -276,7 +315,8 @@ def _unique_half_integer_points(pts: np.ndarray) -> np.ndarray:
     """
     twice = np.rint(2.0 * pts).astype(np.int64) + 1
     span = int(twice[:, 1].max()) + 1
-    keys = np.unique(twice[:, 0] * span + twice[:, 1])
+    keys = np.sort(twice[:, 0] * span + twice[:, 1])
+    keys = keys[np.append(True, keys[1:] != keys[:-1])]  # np.unique, by one sort
     rows, cols = np.divmod(keys, span)
     return np.stack([(rows - 1) / 2.0, (cols - 1) / 2.0], axis=1)
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .filters import resize_to
+from .orderstats import percentile
 
 __all__ = ["WorkingImage", "to_working_resolution", "robust_scale"]
 
@@ -100,6 +101,6 @@ def robust_scale(
     Values outside are not clipped, so ratios of contrasts are preserved.
     """
     values = pixels[region] if region is not None and region.any() else pixels.ravel()
-    lo, hi = np.percentile(values, [low_percentile, high_percentile])
+    lo, hi = percentile(values, [low_percentile, high_percentile])
     scale = float(hi - lo) if hi > lo else 1.0
     return ((pixels - np.float32(lo)) / np.float32(scale)).astype(np.float32, copy=False)

@@ -103,7 +103,7 @@ def _input_grid_geometry(
     sum_rows = np.bincount(rows, weights=np.arange(rows.size), minlength=h)  # their index sums
     sum_cols = np.bincount(cols, weights=np.arange(cols.size), minlength=w)
     flat = labels.ravel()
-    where = np.flatnonzero(flat)
+    where = np.flatnonzero(flat != 0)  # (a bool nonzero is faster)
     lab = flat[where]
     i, j = np.divmod(where, w)
     area = np.bincount(lab, weights=n_rows[i] * n_cols[j], minlength=n + 1)[1:]

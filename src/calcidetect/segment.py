@@ -27,6 +27,7 @@ from .filters import (
     within_chamfer_distance,
 )
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
+from .orderstats import median
 
 __all__ = ["Segmentation", "segment", "group_lobules"]
 
@@ -152,7 +153,7 @@ def _drop_faint_large(mask: np.ndarray, significance: np.ndarray, spacing_mm: fl
     if n == 0:
         return mask
     # sizes and peaks from the candidates' own pixels (no whole-image passes)
-    where = np.flatnonzero(labels)
+    where = np.flatnonzero(labels != 0)  # (a bool nonzero is faster)
     lab = labels.ravel()[where]
     area_mm2 = np.bincount(lab, minlength=n + 1)[1:] * spacing_mm**2
     peak = label_max(significance.ravel()[where], lab, n)
@@ -177,7 +178,7 @@ def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm:
     labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
     if n == 0:
         return mask
-    where = np.flatnonzero(labels)  # the candidates' pixels: sizes and specks without whole-image passes
+    where = np.flatnonzero(labels != 0)  # the candidates' pixels: sizes and specks without whole-image passes
     lab = labels.ravel()[where]
     area_px = np.bincount(lab, minlength=n + 1)
     max_area_px = np.pi * (0.5 * cfg.punctate_max_diameter_mm / spacing_mm) ** 2
@@ -319,7 +320,7 @@ def segment(
     coarse_excess = (coarse - coarse_floor).astype(np.float32)
     # in units of the per-pixel noise: a mass must be dense, not merely
     # smooth enough to beat the (tiny) noise of a heavily smoothed image
-    coarse_sig = (coarse_excess - float(np.median(coarse_excess[soft][::step]))) / float(anatomy.noise)  # float32
+    coarse_sig = (coarse_excess - float(median(coarse_excess[soft][::step]))) / float(anatomy.noise)  # float32
     coarse_sig[~soft] = 0.0
     coarse_mask = hysteresis_threshold(coarse_sig, cfg.coarse_low_threshold_sigma, cfg.coarse_high_threshold_sigma)
     coarse_mask = _compact_blobs(coarse_mask, cfg.coarse_min_area_mm2 / spacing_mm**2)
