@@ -159,9 +159,6 @@ _MAX_FILLED_HOLE_MM2 = 300.0
 _CORTEX_RIM_MM = 0.8
 _CORTEX_CORE_MM = 1.4
 _CORTEX_MIN_RATIO = 1.08
-#: A compact component whose rim is this much less dense than its core is a
-#: solid lump (a calcified mass), not a cortex-lined bone.
-_SOLID_LUMP_MAX_CORTEX_RATIO = 0.6
 #: A rim this much denser than the core is a clear cortex.
 _STRONG_CORTEX_RATIO = 1.5
 #: Shape tests for bone components.
@@ -1085,17 +1082,9 @@ def _bone_components(
     big = wide & (st["area_mm2"] >= cfg.min_bone_area_mm2)
     # a small round bone (sesamoid) has a cortex; a round deposit is solid
     small_round = wide & (st["solidity"] >= _BONE_MIN_SOLIDITY) & (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
-    # a calcified lump is solid, its core denser than its rim, where a bone's
-    # projected cortex shell makes the rim at least as dense: on its own,
-    # convexity does not make such a compact, free-lying blob bone
-    solid_lump = (
-        (st["cortex_ratio"] < _SOLID_LUMP_MAX_CORTEX_RATIO)
-        & ~st["touches_border"]
-        & (st["elongation"] < _BONE_MIN_ELONGATION)
-    )
     looks_bony = (
         (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
-        | ((st["solidity"] >= _BONE_MIN_SOLIDITY) & ~solid_lump)
+        | (st["solidity"] >= _BONE_MIN_SOLIDITY)
         | st["touches_border"]
         | (st["elongation"] >= _BONE_MIN_ELONGATION)
         # a short tubular bone (a child's phalanx): oblong and nearly convex;
