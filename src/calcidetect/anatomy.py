@@ -1112,23 +1112,18 @@ def _bone_components(
 
 def _covered(labels: np.ndarray, n: int, mask: np.ndarray) -> np.ndarray:
     """Components (index 0..n) of which ``mask`` covers at least half."""
-    area = np.bincount(labels.ravel(), minlength=n + 1)
-    inside = np.bincount(labels[mask], minlength=n + 1)
-    return inside * 2 >= np.maximum(area, 1)
+    return np.concatenate([[False], label_mean(mask, labels, n) >= 0.5])
 
 
-def _local_axis(mask: np.ndarray, r: int, c: int, radius_px: int) -> tuple[float, float]:
-    """Orientation (skimage convention, radians) and elongation of ``mask`` within a box around (r, c)."""
+def _local_axis(labels: np.ndarray, label: int, r: int, c: int, radius_px: int) -> tuple[float, float]:
+    """Orientation (skimage convention, radians) and elongation of ``label`` within a box around (r, c)."""
     r0, c0 = max(r - radius_px, 0), max(c - radius_px, 0)
-    rows, cols = np.nonzero(mask[r0 : r + radius_px + 1, c0 : c + radius_px + 1])
-    if rows.size < 3:
+    own = (labels[r0 : r + radius_px + 1, c0 : c + radius_px + 1] == label).astype(np.int32)
+    if np.count_nonzero(own) < 3:
         return 0.0, 1.0
-    dr, dc = rows - rows.mean(), cols - cols.mean()
-    a, b, cc = float((dc * dc).mean()), -float((dr * dc).mean()), float((dr * dr).mean())
-    root = np.hypot(0.5 * (a - cc), b)
-    major, minor = 0.5 * (a + cc) + root, max(0.5 * (a + cc) - root, 0.0)
-    theta = 0.25 * np.pi if a == cc else 0.5 * float(np.arctan2(-2 * b, cc - a))
-    return theta, float(np.sqrt(major / max(minor, 0.25)))
+    m = label_moments(own, 1)
+    # a one-pixel-wide line still has a minor axis (of a pixel's spread)
+    return float(m["orientation"][0]), float(m["axis_major_length"][0] / max(m["axis_minor_length"][0], 2.0))
 
 
 def _continues_a_bone(
@@ -1172,8 +1167,7 @@ def _continues_a_bone(
             if met.size == 0:
                 continue
             r, c = int(rows[k, end, met[0]]), int(cols[k, end, met[0]])
-            own = bone_labels == hit[k, end, met[0]]
-            axis, elongation = _local_axis(own, r, c, max(int(round(2 * half[k])), 3))
+            axis, elongation = _local_axis(bone_labels, int(hit[k, end, met[0]]), r, c, max(int(round(2 * half[k])), 3))
             turn = abs(float(np.angle(np.exp(2j * (axis - theta[k]))))) / 2.0
             keep[ids[k]] |= elongation >= _CHAIN_LOCAL_MIN_ELONGATION and np.degrees(turn) <= _CHAIN_MAX_ANGLE_DEG
     return keep
@@ -1550,7 +1544,10 @@ def find_anatomy(
     unfilled = saturated
     if overlays is not None and overlays.any():
         saturated = dilate(overlays, _OVERLAY_MARGIN_MM / spacing_mm) & valid
-        unfilled = saturated if filled is None else dilate(overlays & ~filled, _OVERLAY_MARGIN_MM / spacing_mm) & valid
+        if filled is not None and filled.any():
+            unfilled = dilate(overlays & ~filled, _OVERLAY_MARGIN_MM / spacing_mm) & valid
+        else:
+            unfilled = saturated
     tissue = body & ~saturated
     noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
     if cfg.detect_bone:
