@@ -138,3 +138,53 @@ def test_segment_trace_shows_which_filter_dropped_a_candidate():
     patch = np.s_[345:356, 195:206]
     assert trace["bone_attached"][patch].any() and not trace["faint_large"][patch].any()
     assert (seg.labels[patch] == 0).all()
+
+
+def test_group_lobules_bridges_nodules_joined_by_faint_tissue_within_reach():
+    """Lobules 2 mm apart are one focus only where faint tissue joins them; 4 mm apart never."""
+    spacing = 0.2
+    cfg = Config()  # groups at 1 mm, bridges up to 3 mm
+    lobules = np.zeros((60, 120), np.int32)
+    lobules[25:35, 10:20] = 1
+    lobules[25:35, 30:40] = 2  # 10 px = 2 mm from lobule 1
+    lobules[25:35, 60:70] = 3  # 20 px = 4 mm from lobule 2
+    sheet = np.zeros(lobules.shape, bool)
+    sheet[28:32, 10:70] = True  # faint tissue running through all three
+
+    apart = group_lobules(lobules, 3, spacing, cfg)
+    assert len(np.unique(apart[lobules > 0])) == 3
+    joined = group_lobules(lobules, 3, spacing, cfg, bridge=sheet)
+    assert joined[30, 15] == joined[30, 35] != joined[30, 65]
+    assert joined.max() == 2
+    # the bridge only joins; it adds no pixels to any focus
+    np.testing.assert_array_equal(joined > 0, lobules > 0)
+    off = Config(lobule_bridge_distance_mm=0.0)
+    assert len(np.unique(group_lobules(lobules, 3, spacing, off, bridge=sheet)[lobules > 0])) == 3
+
+
+def test_nodules_on_a_faint_sheet_are_one_plaque_not_a_row_of_dots():
+    """A plaque's nodules, 2.4 mm apart on a sheet too faint to be found alone, form one focus;
+    two dots 5 mm apart stay two."""
+    import calcidetect as cd
+    from _synth import add_disc, finish, limb
+
+    img, rng = limb(shape=(500, 400), width_px=300)
+    yy, xx = np.mgrid[:500, :400]
+    img[(np.abs(xx - 150) <= 4) & (yy >= 100) & (yy <= 200)] += 1.5  # 1.5 noise sigmas
+    nodules = [(r, 150) for r in range(110, 200, 12)]
+    for r, c in nodules:
+        add_disc(img, r, c, 3, 8.0)
+    dots = [(350, 220), (350, 245)]
+    for r, c in dots:
+        add_disc(img, r, c, 3, 8.0)
+    img = finish(img, rng)
+
+    def foci_at(res, points):
+        return {int(res.labels[r, c]) for r, c in points} - {0}
+
+    res = cd.detect(img, pixel_spacing_mm=0.2)
+    assert len(foci_at(res, nodules)) == 1
+    assert len(foci_at(res, dots)) == 2
+    assert len(res.foci) == 3
+    unbridged = cd.detect(img, pixel_spacing_mm=0.2, config=cd.Config(lobule_bridge_distance_mm=0.0))
+    assert len(foci_at(unbridged, nodules)) > 1

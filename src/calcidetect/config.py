@@ -106,6 +106,12 @@ class Config:
     min_area_mm2: float = 0.08
     #: Lobules closer than this are grouped into one focus.
     lobule_group_distance_mm: float = 1.0
+    #: Lobules up to this far apart are one focus when tissue at least
+    #: ``lobule_bridge_min_sigma`` above the noise joins them: the nodules of
+    #: a plaque on their fainter sheet, the lobules of a mass.  A value not
+    #: above ``lobule_group_distance_mm`` disables it.
+    lobule_bridge_distance_mm: float = 3.0
+    lobule_bridge_min_sigma: float = 1.5
     #: Candidates with more than this fraction of their area within this
     #: distance of bone are bone edges, not deposits.
     bone_hug_distance_mm: float = 1.5

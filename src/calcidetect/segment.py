@@ -350,7 +350,7 @@ def segment(
         keep[0] = False
         lobules, n = ndi.label(keep[lobules], structure=np.ones((3, 3), bool))
     return Segmentation(
-        labels=group_lobules(lobules, n, spacing_mm, cfg),
+        labels=group_lobules(lobules, n, spacing_mm, cfg, bridge=significance >= cfg.lobule_bridge_min_sigma),
         lobule_labels=lobules.astype(np.int32),
         significance=significance,
         excess=excess,
@@ -358,8 +358,17 @@ def segment(
     )
 
 
-def group_lobules(lobules: np.ndarray, n: int, spacing_mm: float, cfg: Config) -> np.ndarray:
+def group_lobules(
+    lobules: np.ndarray, n: int, spacing_mm: float, cfg: Config, bridge: np.ndarray | None = None
+) -> np.ndarray:
     """Foci from lobules: lobules closer than ``lobule_group_distance_mm`` are one focus.
+
+    With ``bridge``, lobules up to ``lobule_bridge_distance_mm`` apart are
+    also one focus where a path runs between them through ``bridge`` pixels
+    each within half that distance of a lobule: the nodules of one plaque,
+    joined by its fainter sheet (``segment`` passes the pixels at least
+    ``lobule_bridge_min_sigma`` above the noise), are one deposit; two dots
+    with plain soft tissue between them stay two.
 
     Parameters
     ----------
@@ -369,6 +378,8 @@ def group_lobules(lobules: np.ndarray, n: int, spacing_mm: float, cfg: Config) -
         Number of lobules.
     spacing_mm : float
     cfg : Config
+    bridge : ndarray of bool, optional
+        Tissue denser than its surroundings, however faintly.
 
     Returns
     -------
@@ -378,7 +389,10 @@ def group_lobules(lobules: np.ndarray, n: int, spacing_mm: float, cfg: Config) -
     if n == 0:
         return np.zeros(lobules.shape, np.int32)
     inside = lobules > 0
-    grouped, m = ndi.label(dilate(inside, 0.5 * cfg.lobule_group_distance_mm / spacing_mm))
+    joined = dilate(inside, 0.5 * cfg.lobule_group_distance_mm / spacing_mm)
+    if bridge is not None and cfg.lobule_bridge_distance_mm > cfg.lobule_group_distance_mm:
+        joined |= bridge & dilate(inside, 0.5 * cfg.lobule_bridge_distance_mm / spacing_mm)
+    grouped, m = ndi.label(joined)
     # renumber 1..m: each value's rank among those present (np.unique's
     # inverse, in linear time); the values present are read off the lobules
     present = np.zeros(m + 1, bool)
