@@ -3,8 +3,7 @@
 import numpy as np
 from scipy import ndimage as ndi
 
-from calcidetect.features import _max_inside_distance, _min_feature_distance
-from calcidetect.filters import feature_distance
+from calcidetect.features import _max_inside_distance
 
 
 def _foci(seed: int):
@@ -14,22 +13,54 @@ def _foci(seed: int):
     return labels, n, bone & (labels == 0)
 
 
-def test_feature_distance_matches_edt():
-    _, _, bone = _foci(0)
-    dist, (ri, ci) = ndi.distance_transform_edt(~bone, return_indices=True)
-    rows, cols = np.nonzero(np.ones(bone.shape, bool))
-    np.testing.assert_array_equal(feature_distance(ri, ci, rows, cols), dist[rows, cols])
-
-
-def test_min_feature_distance_matches_label_minimum():
-    labels, n, bone = _foci(1)
-    dist, (ri, ci) = ndi.distance_transform_edt(~bone, return_indices=True)
-    expected = ndi.minimum(dist, labels, np.arange(1, n + 1))
-    np.testing.assert_array_equal(_min_feature_distance(labels, n, ri, ci), expected)
-
-
 def test_max_inside_distance_matches_whole_image_edt():
     labels, n, _ = _foci(2)
     inside = ndi.distance_transform_edt(labels > 0)
     expected = ndi.maximum(inside, labels, np.arange(1, n + 1))
     np.testing.assert_array_equal(_max_inside_distance(labels, ndi.find_objects(labels, n)), expected)
+
+
+import pytest
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_nearest_bone_matches_the_exact_feature_transform(seed):
+    """Each focus's distance to bone, and the bone pixel nearest its centre, are the exact
+    Euclidean ones (scipy's feature transform), near bone or far from it."""
+    from calcidetect.features import _nearest_bone
+
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((300, 400), np.int32)
+    for k in range(1, 4):  # a few small foci, far apart: the crop path
+        r, c = rng.integers(10, 290), rng.integers(10, 390)
+        labels[r : r + 3, c : c + 4] = k
+    labels, n = ndi.label(labels > 0, structure=np.ones((3, 3), bool))
+    bone = np.zeros(labels.shape, bool)
+    if seed % 2:
+        bone[rng.integers(0, 300, 5), rng.integers(0, 400, 5)] = True  # a few scattered bone pixels
+    else:
+        bone[:, :20] = True  # one bone at the side: most foci far from it
+    bone &= labels == 0
+    centres = ndi.center_of_mass(labels > 0, labels, np.arange(1, n + 1))
+    r = np.array([int(round(a)) for a, _ in centres])
+    c = np.array([int(round(b)) for _, b in centres])
+    dist, near_r, near_c = _nearest_bone(bone, labels, n, r, c)
+    full, (ri, ci) = ndi.distance_transform_edt(~bone, return_indices=True)
+    np.testing.assert_allclose(dist, ndi.minimum(full, labels, np.arange(1, n + 1)), rtol=1e-6)
+    # the bone pixel found from each centre is one of its nearest (ties may pick another)
+    np.testing.assert_allclose(np.hypot(near_r - r, near_c - c), full[r, c], rtol=1e-6)
+    assert bone[near_r, near_c].all()
+
+
+def test_nearest_bone_with_many_foci_among_many_bones():
+    from calcidetect.features import _nearest_bone
+
+    labels, n, bone = _foci(1)
+    full = ndi.distance_transform_edt(~bone)
+    centres = ndi.center_of_mass(labels > 0, labels, np.arange(1, n + 1))
+    r = np.array([int(round(a)) for a, _ in centres])
+    c = np.array([int(round(b)) for _, b in centres])
+    dist, near_r, near_c = _nearest_bone(bone, labels, n, r, c)
+    np.testing.assert_allclose(dist, ndi.minimum(full, labels, np.arange(1, n + 1)), rtol=1e-6)
+    np.testing.assert_allclose(np.hypot(near_r - r, near_c - c), full[r, c], rtol=1e-6)
+    assert bone[near_r, near_c].all()

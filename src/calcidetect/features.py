@@ -7,13 +7,13 @@ stays on the focus's bounding box.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
 from .anatomy import Anatomy
 from .config import Config
-from .filters import feature_distance
 from .labelstats import label_max, label_mean, label_min, label_moments, label_solidity
 from .orderstats import percentile
 from .segment import Segmentation
@@ -58,19 +58,39 @@ def _max_inside_distance(labels: np.ndarray, slices: list) -> np.ndarray:
     return out
 
 
-def _min_feature_distance(labels: np.ndarray, n: int, ri: np.ndarray, ci: np.ndarray) -> np.ndarray:
-    """Per focus, the smallest distance (px) from its pixels to their nearest feature pixel.
+def _outline(mask: np.ndarray) -> np.ndarray:
+    """Pixels of ``mask`` with a 4-neighbour outside it (beyond the image counts as inside)."""
+    cross = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+    interior = cv2.erode(mask.view(np.uint8), cross, borderType=cv2.BORDER_CONSTANT, borderValue=1).view(bool)
+    return mask & ~interior
 
-    ``ri``, ``ci`` are a feature transform (nearest feature pixel of every
-    pixel); the distances are formed only on the foci, with the arithmetic of
-    ``scipy.ndimage.distance_transform_edt``, so they are the same numbers.
+
+def _nearest_bone(
+    bone: np.ndarray, labels: np.ndarray, n: int, r: np.ndarray, c: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per focus: the smallest distance (px) from its pixels to bone, and a bone pixel nearest to (r, c).
+
+    Exact Euclidean distances without a whole-image transform: the bone
+    pixel nearest to a pixel outside bone always lies on the bone's outline
+    (a bone pixel with a non-bone 4-neighbour: otherwise its neighbour
+    towards that pixel would be bone and nearer), and for the same reason
+    a focus's pixel nearest to bone lies on the focus's outline; so a k-d
+    tree of the bone's outline pixels is queried with the foci's outline
+    pixels and the centres.
     """
+    w = bone.shape[1]
+    outline = np.flatnonzero(_outline(bone))
+    tree = cKDTree(np.stack(np.divmod(outline, w), axis=1))
     flat = labels.ravel()
-    where = np.flatnonzero(flat != 0)  # (a bool nonzero is faster)
-    rows, cols = np.divmod(where, labels.shape[1])
-    out = np.full(n + 1, np.inf)
-    np.minimum.at(out, flat[where], feature_distance(ri, ci, rows, cols))
-    return out[1:]
+    where = np.flatnonzero(_outline(labels != 0))
+    d, _ = tree.query(np.stack(np.divmod(where, w), axis=1))
+    dist = np.full(n + 1, np.inf)
+    np.minimum.at(dist, flat[where], d)
+    _, k = tree.query(np.stack([r, c], axis=1))
+    near_r, near_c = np.divmod(outline[k], w)
+    on_bone = bone[r, c]  # a centre on bone is its own nearest bone pixel
+    near_r, near_c = np.where(on_bone, r, near_r), np.where(on_bone, c, near_c)
+    return dist[1:], near_r, near_c
 
 
 def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> dict[str, np.ndarray]:
@@ -112,14 +132,14 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
     relative_density = peak_excess / bone_ref if np.isfinite(bone_ref) and bone_ref > 0 else np.zeros(n)
 
     if anatomy.bone.any():
-        ri, ci = ndi.distance_transform_edt(~anatomy.bone, return_distances=False, return_indices=True)
-        dist_bone = _min_feature_distance(labels, n, ri, ci) * spacing_mm
         r = np.clip(np.round(cr).astype(int), 0, labels.shape[0] - 1)
         c = np.clip(np.round(cc).astype(int), 0, labels.shape[1] - 1)
+        dist_px, near_r, near_c = _nearest_bone(anatomy.bone, labels, n, r, c)
+        dist_bone = dist_px * spacing_mm
         # the nearest bone's edge runs across the line from the focus to its
         # nearest bone pixel; a local direction survives bones merged in the mask
-        normal_r = (r - ri[r, c]).astype(float)
-        normal_c = (c - ci[r, c]).astype(float)
+        normal_r = (r - near_r).astype(float)
+        normal_c = (c - near_c).astype(float)
         norm = np.hypot(normal_r, normal_c)
         axis_r, axis_c = np.cos(orientation), np.sin(orientation)  # skimage: (row, col) of the major axis
         towards = np.abs(axis_r * normal_r + axis_c * normal_c) / np.maximum(norm, 1e-9)

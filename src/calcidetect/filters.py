@@ -23,7 +23,6 @@ __all__ = [
     "farther_than",
     "within_chamfer_distance",
     "fill_holes",
-    "feature_distance",
     "label_components",
     "hysteresis_threshold",
     "drop_small_components",
@@ -439,29 +438,6 @@ def grey_dilate(image: np.ndarray, radius_px: float, *, grid_factor: int = 1) ->
 def distance_inside(mask: np.ndarray) -> np.ndarray:
     """Euclidean distance (px) of each True pixel to the nearest False pixel."""
     return cv2.distanceTransform(mask.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-
-
-def feature_distance(ri: np.ndarray, ci: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Euclidean distance (px, float64) from pixels to their nearest feature pixel.
-
-    ``ri``, ``ci`` are a feature transform, as returned by
-    ``scipy.ndimage.distance_transform_edt(..., return_distances=False,
-    return_indices=True)``; ``rows``, ``cols`` the pixels wanted.  The
-    arithmetic is scipy's, so the values equal its distance output there,
-    without forming distances over the whole image.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from scipy import ndimage as ndi
-    >>> m = np.ones((5, 5), bool); m[0, 0] = False
-    >>> ri, ci = ndi.distance_transform_edt(m, return_distances=False, return_indices=True)
-    >>> float(feature_distance(ri, ci, np.array([3]), np.array([4]))[0]) == float(np.hypot(3, 4))
-    True
-    """
-    dr = (ri[rows, cols] - rows).astype(np.float64)
-    dc = (ci[rows, cols] - cols).astype(np.float64)
-    return np.sqrt(dr * dr + dc * dc)
 
 
 def fill_holes(mask: np.ndarray) -> np.ndarray:
