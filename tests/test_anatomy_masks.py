@@ -320,3 +320,17 @@ def test_a_short_bone_in_line_beyond_a_bones_end_is_bone_and_a_block_across_its_
     assert bone[60:240, 142:157].mean() > 0.9
     assert bone[269:311, 143:156].mean() > 0.9
     assert bone[124:137, 175:215].mean() < 0.05
+
+
+def test_a_small_childs_distal_phalanx_in_line_is_bone():
+    # as above with the distal phalanx of a child's little finger: 2.6 x 6.2
+    # mm drawn, 23 mm2 as the bone stage measures it (22 mm2 on
+    # boneage_hand_4), below the 25 mm2 it once needed; a lone block of that
+    # size off the finger's axis stays out
+    img, rng = limb(shape=(420, 300), width_px=200)
+    img = add_tube(img, 137, 162, 40, 250, density=50.0, cortex_px=12)
+    img = _solid_block(img, slice(265, 296), slice(143, 156), 40.0)
+    img = _solid_block(img, slice(330, 343), slice(190, 221), 40.0)
+    bone = _bone_of(finish(img, rng))
+    assert bone[269:292, 146:153].mean() > 0.9
+    assert bone[333:340, 194:217].mean() < 0.05

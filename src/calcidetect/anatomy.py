@@ -171,7 +171,7 @@ _SHORT_BONE_MIN_SOLIDITY = 0.8
 #: _CHAIN_MIN_AREA_MM2 is bone when, within _CHAIN_GAP_MM beyond one of its
 #: ends along its long axis, lies a tubular bone (elongation at least
 #: _SHORT_BONE_MIN_ELONGATION) whose axis is within _CHAIN_MAX_ANGLE_DEG of its own.
-_CHAIN_MIN_AREA_MM2 = 25.0
+_CHAIN_MIN_AREA_MM2 = 15.0
 #: ... and nearly convex (a little less than a lone short bone must be: the
 #: line with its neighbour says the rest).
 _CHAIN_MIN_SOLIDITY = 0.75
