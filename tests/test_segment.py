@@ -164,7 +164,7 @@ def test_group_lobules_bridges_nodules_joined_by_faint_tissue_within_reach():
 
 def test_nodules_on_a_faint_sheet_are_one_plaque_not_a_row_of_dots():
     """A plaque's nodules, 2.4 mm apart on a sheet too faint to be found alone, form one focus;
-    two dots 5 mm apart stay two."""
+    two dots 2.6 mm apart (within the bridge's reach) on plain soft tissue stay two."""
     import calcidetect as cd
     from _synth import add_disc, finish, limb
 
@@ -174,7 +174,7 @@ def test_nodules_on_a_faint_sheet_are_one_plaque_not_a_row_of_dots():
     nodules = [(r, 150) for r in range(110, 200, 12)]
     for r, c in nodules:
         add_disc(img, r, c, 3, 8.0)
-    dots = [(350, 220), (350, 245)]
+    dots = [(350, 220), (350, 240)]  # 4 mm between centres, 2.6 mm between edges
     for r, c in dots:
         add_disc(img, r, c, 3, 8.0)
     img = finish(img, rng)

@@ -366,9 +366,12 @@ def group_lobules(
     With ``bridge``, lobules up to ``lobule_bridge_distance_mm`` apart are
     also one focus where a path runs between them through ``bridge`` pixels
     each within half that distance of a lobule: the nodules of one plaque,
-    joined by its fainter sheet (``segment`` passes the pixels at least
-    ``lobule_bridge_min_sigma`` above the noise), are one deposit; two dots
-    with plain soft tissue between them stay two.
+    joined by its fainter sheet, are one deposit.  ``segment`` passes the
+    pixels at least ``lobule_bridge_min_sigma`` above the noise in any of
+    its channels; the smoothed ones spread a dense dot's own response about
+    a millimetre around it, so two dots less than about 2 mm apart are one
+    focus even on plain soft tissue, and two dots 2-3 mm apart are one only
+    where denser tissue joins them.
 
     Parameters
     ----------
