@@ -334,3 +334,33 @@ def test_a_small_childs_distal_phalanx_in_line_is_bone():
     bone = _bone_of(finish(img, rng))
     assert bone[269:292, 146:153].mean() > 0.9
     assert bone[333:340, 194:217].mean() < 0.05
+
+
+def test_plateau_test_on_row_bands_matches_the_whole_image_computation():
+    """Plateaus far apart, near the film's edges and beside each other, some drawn, some by chance."""
+    import cv2
+
+    from calcidetect.anatomy import _OVERLAY_MIN_STEP_FRACTION, _OVERLAY_RING_PX, _plateau_stands_out, _zero_local_range
+    from calcidetect.filters import label_components
+    from calcidetect.labelstats import label_max, label_min
+    from calcidetect.orderstats import percentile
+
+    rng = np.random.default_rng(7)
+    img = np.round(rng.normal(100, 3, (400, 300))).astype(np.float32)
+    spots = [(0, 0, 60.0), (2, 150, 100.0), (120, 40, 180.0), (123, 60, 101.0), (397, 296, 20.0), (250, 200, 100.0)]
+    for r, c, v in spots:
+        img[r : r + 3, c : c + 4] = v
+    labels, n = label_components(_zero_local_range(img))
+    which = np.ones(n, bool)
+    which[::3] = False
+    got = _plateau_stands_out(img, labels, n, which)
+    # the whole-image computation the band version replaces
+    reach = np.ones((2 * (1 + _OVERLAY_RING_PX) + 1,) * 2, np.uint8)
+    value = label_max(img, labels, n)
+    highest = label_max(cv2.dilate(img, reach), labels, n)
+    lowest = label_min(cv2.erode(img, reach), labels, n)
+    lo, hi = percentile(img.ravel(), [0.5, 99.5])
+    clipped = (value <= img.min()) | (value >= img.max())
+    expected = which & (clipped | (np.maximum(highest - value, value - lowest) >= _OVERLAY_MIN_STEP_FRACTION * (hi - lo)))
+    np.testing.assert_array_equal(got, expected)
+    assert got.any() and not got.all()

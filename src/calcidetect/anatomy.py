@@ -20,7 +20,6 @@ from .background import noise_sigma, region_opening, robust_sigma
 from .config import Config
 from .filters import (
     dilate,
-    drop_small_components,
     erode,
     farther_than,
     fill_holes,
@@ -492,12 +491,16 @@ def find_flat_overlays(pixels: np.ndarray) -> np.ndarray:
     flat = _zero_local_range(img)
     if not flat.any():
         return flat
-    keep = drop_small_components(flat, _OVERLAY_MIN_PIXELS)
-    if keep.any():
-        labels, n = label_components(keep)
-        drawn = np.zeros(n + 1, bool)
-        drawn[1:] = _plateau_stands_out(img, labels, n)
-        keep = drawn[labels]
+    # one labelling: runs too small to be drawn, then plateaus that do not stand out, are dropped
+    labels, n = label_components(flat)
+    where = np.flatnonzero(flat)
+    lab = labels.reshape(-1)[where]
+    drawn = np.bincount(lab, minlength=n + 1) >= _OVERLAY_MIN_PIXELS
+    drawn[0] = False
+    if drawn.any():
+        drawn[1:] &= _plateau_stands_out(img, labels, n, drawn[1:])
+    keep = np.zeros(flat.shape, bool)
+    keep.reshape(-1)[where[drawn[lab]]] = True
     return cv2.dilate(keep.view(np.uint8), np.ones((7, 7), np.uint8)).astype(bool)
 
 
@@ -541,7 +544,7 @@ def fill_overlays(image: np.ndarray, overlays: np.ndarray, spacing_mm: float) ->
     return np.where(filled, around, image).astype(np.float32, copy=False), filled
 
 
-def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
+def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int, which: np.ndarray | None = None) -> np.ndarray:
     """Per flat component (1..n): a drawn or clipped plateau, not a chance one.
 
     The plateau (the component's 3x3 neighbourhood, one value) is drawn when
@@ -549,17 +552,40 @@ def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int) -> np.ndarr
     by at least ``_OVERLAY_MIN_STEP_FRACTION`` of the film's robust range
     somewhere, or clipped when the value is the film's minimum or maximum.
     The largest departure is read from a grey dilation and erosion that
-    reach over plateau and ring (the plateau itself departs by nothing).
+    reach over plateau and ring (the plateau itself departs by nothing),
+    computed only on the bands of rows that hold the components tested
+    (``which``, index 0..n-1; all by default): overlays sit in a few rows
+    of a large input-grid film.  Components not tested are False.
     """
     flat_img = img.ravel()
-    value = np.asarray(label_max(img, labels, n), np.float32)
+    test = np.ones(n, bool) if which is None else np.asarray(which, bool)
+    wanted = np.concatenate([[False], test])
+    h = img.shape[0]
+    pad = 1 + _OVERLAY_RING_PX
+    reach = np.ones((2 * pad + 1,) * 2, np.uint8)
+    value = np.full(n + 1, -np.inf, np.float32)
+    highest = np.full(n + 1, -np.inf, np.float32)
+    lowest = np.full(n + 1, np.inf, np.float32)
+    pixels = np.flatnonzero(labels)  # (sparse: cheaper than a gather over the whole film)
+    rows = np.unique(pixels[wanted[labels.reshape(-1)[pixels]]] // img.shape[1])
+    # runs of rows holding tested plateaus, each read with the reach above and below
+    starts = rows[np.concatenate([[True], np.diff(rows) > 2 * pad + 1])]
+    stops = rows[np.concatenate([np.diff(rows) > 2 * pad + 1, [True]])] + 1
+    for a, b in zip(starts, stops):
+        lo_row, hi_row = max(a - pad, 0), min(b + pad, h)
+        band = img[lo_row:hi_row]
+        band_labels = labels[a:b]
+        inside = wanted[band_labels]
+        lab = band_labels[inside]
+        np.maximum.at(value, lab, img[a:b][inside])
+        np.maximum.at(highest, lab, cv2.dilate(band, reach)[a - lo_row : b - lo_row][inside])
+        np.minimum.at(lowest, lab, cv2.erode(band, reach)[a - lo_row : b - lo_row][inside])
+    # untested components read 0 (their -inf / inf starts would give NaN steps)
+    value, highest, lowest = (np.where(test, v[1:], np.float32(0)) for v in (value, highest, lowest))
     lo, hi = percentile(flat_img[:: max(1, img.size // 1_000_000)], [0.5, 99.5])
     clipped = (value <= flat_img.min()) | (value >= flat_img.max())
-    reach = np.ones((2 * (1 + _OVERLAY_RING_PX) + 1,) * 2, np.uint8)
-    highest = np.asarray(label_max(cv2.dilate(img, reach), labels, n), np.float32)
-    lowest = np.asarray(label_min(cv2.erode(img, reach), labels, n), np.float32)
     max_step = np.maximum(highest - value, value - lowest)
-    return clipped | (max_step >= _OVERLAY_MIN_STEP_FRACTION * max(float(hi - lo), 1e-6))
+    return test & (clipped | (max_step >= _OVERLAY_MIN_STEP_FRACTION * max(float(hi - lo), 1e-6)))
 
 
 def find_body(
