@@ -64,3 +64,17 @@ def test_nearest_bone_with_many_foci_among_many_bones():
     np.testing.assert_allclose(dist, ndi.minimum(full, labels, np.arange(1, n + 1)), rtol=1e-6)
     np.testing.assert_allclose(np.hypot(near_r - r, near_c - c), full[r, c], rtol=1e-6)
     assert bone[near_r, near_c].all()
+
+
+def test_distances_with_nothing_in_view_read_far():
+    """No skin, bone or joint on the film (tissue fills it): every distance is the documented 1000 mm."""
+    import calcidetect as cd
+
+    rng = np.random.default_rng(0)
+    img = rng.normal(100, 1, (400, 400)).astype(np.float32)
+    yy, xx = np.mgrid[:400, :400]
+    img[(yy - 200) ** 2 + (xx - 200) ** 2 <= 16] += 30
+    (focus,) = cd.detect(img, pixel_spacing_mm=0.15).foci
+    assert focus.features["skin_depth_mm"] == 1000.0
+    assert focus.features["distance_to_bone_mm"] == 1000.0
+    assert focus.features["distance_to_joint_mm"] == 1000.0

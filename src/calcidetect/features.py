@@ -148,7 +148,8 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
         dist_bone = np.full(n, _FAR_MM)
         angle = np.full(n, 90.0)
     dist_joint = np.minimum(np.asarray(label_min(anatomy.joint_distance_px, labels, n), float) * spacing_mm, _FAR_MM)
-    skin = label_mean(anatomy.skin_depth_px, labels, n) * spacing_mm
+    # no skin in view (a thigh filling the film): "far", like the other distances
+    skin = np.minimum(label_mean(anatomy.skin_depth_px, labels, n) * spacing_mm, _FAR_MM)
 
     centres = np.stack([cr, cc], axis=1) * spacing_mm
     tree = cKDTree(centres)
