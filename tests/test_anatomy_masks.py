@@ -364,3 +364,4 @@ def test_plateau_test_on_row_bands_matches_the_whole_image_computation():
     expected = which & (clipped | (np.maximum(highest - value, value - lowest) >= _OVERLAY_MIN_STEP_FRACTION * (hi - lo)))
     np.testing.assert_array_equal(got, expected)
     assert got.any() and not got.all()
+    assert not _plateau_stands_out(img, labels, n, np.zeros(n, bool)).any()  # nothing to test: no band

@@ -569,8 +569,9 @@ def _plateau_stands_out(img: np.ndarray, labels: np.ndarray, n: int, which: np.n
     pixels = np.flatnonzero(labels)  # (sparse: cheaper than a gather over the whole film)
     rows = np.unique(pixels[wanted[labels.reshape(-1)[pixels]]] // img.shape[1])
     # runs of rows holding tested plateaus, each read with the reach above and below
-    starts = rows[np.concatenate([[True], np.diff(rows) > 2 * pad + 1])]
-    stops = rows[np.concatenate([np.diff(rows) > 2 * pad + 1, [True]])] + 1
+    gap = np.diff(rows) > 2 * pad + 1
+    starts = rows[np.concatenate([[True], gap])] if rows.size else rows
+    stops = rows[np.concatenate([gap, [True]])] + 1 if rows.size else rows
     for a, b in zip(starts, stops):
         lo_row, hi_row = max(a - pad, 0), min(b + pad, h)
         band = img[lo_row:hi_row]
