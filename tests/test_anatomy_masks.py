@@ -307,16 +307,21 @@ def _solid_block(img, rows, cols, density):
     return img
 
 
+def _finger_bone(*blocks):
+    """Bone mask of a finger: a tubular phalanx (rows 40..250, cols 137..162) plus solid (rows, cols) blocks."""
+    img, rng = limb(shape=(420, 300), width_px=200)
+    img = add_tube(img, 137, 162, 40, 250, density=50.0, cortex_px=12)
+    for rows, cols in blocks:
+        img = _solid_block(img, rows, cols, 40.0)
+    return _bone_of(finish(img, rng))
+
+
 def test_a_short_bone_in_line_beyond_a_bones_end_is_bone_and_a_block_across_its_shaft_is_not():
     # a finger: a tubular phalanx (rows 40..250) and, across a 3 mm joint gap,
     # a small solid distal phalanx in line with it (34 mm2, too small for the
     # bone tests on its own); a block of the same size lying across the
     # shaft, 1.6 mm beside it, points at the bone but not along it
-    img, rng = limb(shape=(420, 300), width_px=200)
-    img = add_tube(img, 137, 162, 40, 250, density=50.0, cortex_px=12)
-    img = _solid_block(img, slice(265, 315), slice(139, 160), 40.0)
-    img = _solid_block(img, slice(120, 141), slice(170, 220), 40.0)
-    bone = _bone_of(finish(img, rng))
+    bone = _finger_bone((slice(265, 315), slice(139, 160)), (slice(120, 141), slice(170, 220)))
     assert bone[60:240, 142:157].mean() > 0.9
     assert bone[269:311, 143:156].mean() > 0.9
     assert bone[124:137, 175:215].mean() < 0.05
@@ -327,11 +332,7 @@ def test_a_small_childs_distal_phalanx_in_line_is_bone():
     # mm drawn, 23 mm2 as the bone stage measures it (22 mm2 on
     # boneage_hand_4), below the 25 mm2 it once needed; a lone block of that
     # size off the finger's axis stays out
-    img, rng = limb(shape=(420, 300), width_px=200)
-    img = add_tube(img, 137, 162, 40, 250, density=50.0, cortex_px=12)
-    img = _solid_block(img, slice(265, 296), slice(143, 156), 40.0)
-    img = _solid_block(img, slice(330, 343), slice(190, 221), 40.0)
-    bone = _bone_of(finish(img, rng))
+    bone = _finger_bone((slice(265, 296), slice(143, 156)), (slice(330, 343), slice(190, 221)))
     assert bone[269:292, 146:153].mean() > 0.9
     assert bone[333:340, 194:217].mean() < 0.05
 

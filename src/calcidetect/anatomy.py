@@ -1184,7 +1184,7 @@ def _continues_a_bone(
     rows = np.rint(cm["centroid_r"][ids - 1][:, None, None] + reach * np.cos(theta)[:, None, None]).astype(np.intp)
     cols = np.rint(cm["centroid_c"][ids - 1][:, None, None] + reach * np.sin(theta)[:, None, None]).astype(np.intp)
     inside = (rows >= 0) & (rows < bone.shape[0]) & (cols >= 0) & (cols < bone.shape[1])
-    bone_labels, _ = ndi.label(bone)
+    bone_labels, _ = label_components(bone)  # the numbering is not used
     hit = np.where(inside, bone_labels[np.clip(rows, 0, bone.shape[0] - 1), np.clip(cols, 0, bone.shape[1] - 1)], 0)
     # one loop over the few candidates: at the first bone point met beyond
     # each end, that bone (its own label only) read locally
