@@ -15,7 +15,8 @@ missing), it prints where the focus was lost:
 * ``extent trim / seed``: the fine channel found it, but the trim to 35 %
   of the peak or the seed test removed it;
 * otherwise the first filter of :func:`calcidetect.segment.segment` that
-  dropped it (``bone_attached``, ``faint_large``, ``dense_surround``), or
+  dropped it (``bone_attached``, ``bone_continuation``, ``faint_large``,
+  ``dense_surround``), or
   ``grouping / min area`` when the last mask still covers it.
 
 Each line also gives the truth pattern, area, the share of the focus in the
@@ -53,7 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from accuracy import ensure_cache, plan  # noqa: E402
 
 #: Filters of ``segment`` after the channels are united, in order (``segment(trace=...)`` steps).
-FILTERS = ("bone_attached", "faint_large", "dense_surround")
+FILTERS = ("bone_attached", "bone_continuation", "faint_large", "dense_surround")
 #: A focus is "outside" / "in bone" when at least this share of it is.
 MOSTLY = 0.5
 

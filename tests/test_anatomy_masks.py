@@ -366,3 +366,30 @@ def test_plateau_test_on_row_bands_matches_the_whole_image_computation():
     np.testing.assert_array_equal(got, expected)
     assert got.any() and not got.all()
     assert not _plateau_stands_out(img, labels, n, np.zeros(n, bool)).any()  # nothing to test: no band
+
+
+def test_bone_continuations_takes_an_oblong_candidate_in_line_beyond_a_bones_end():
+    # masks only: a phalanx (rows 40..250, 5 mm wide) and, one at a time,
+    # candidates starting 2.4 mm past its end; only the oblong one in line
+    # with the shaft, wide enough not to be a tendon streak, is the next bone
+    # of the chain
+    from calcidetect.anatomy import bone_continuations
+
+    bone = np.zeros((420, 300), bool)
+    bone[40:250, 137:162] = True
+    width_mm = Config().linear_max_width_mm
+    candidates = {
+        "in line": (np.s_[262:302, 141:159], True),  # 8 x 3.6 mm
+        "across the joint": (np.s_[262:280, 130:170], False),  # the same block lying across the finger's axis
+        "streak in line": (np.s_[262:322, 145:155], False),  # 12 x 2 mm
+        "round, in line": (np.s_[262:287, 137:162], False),  # 5 x 5 mm
+        "in line, off the finger": (np.s_[262:302, 190:208], False),  # parallel, 6 mm beside the axis
+    }
+    for name, (part, is_bone) in candidates.items():
+        mask = np.zeros(bone.shape, bool)
+        mask[part] = True
+        found = bone_continuations(mask, bone, SPACING_MM, width_mm)
+        assert bool(found[part].all()) is is_bone, name
+        assert not (found & ~mask).any()
+    # no bone in view: nothing to continue
+    assert not bone_continuations(mask, np.zeros_like(bone), SPACING_MM, width_mm).any()

@@ -131,7 +131,9 @@ def test_segment_trace_shows_which_filter_dropped_a_candidate():
     cfg = Config(large_focus_min_area_mm2=4.0, large_focus_min_contrast_sigma=1e3)
     trace: dict = {}
     seg = segment(img, find_anatomy(img, SPACING_MM, cfg), SPACING_MM, cfg, trace=trace)
-    assert list(trace) == ["fine", "seeded", "coarse", "confirmed", "bone_attached", "faint_large", "dense_surround"]
+    assert list(trace) == [
+        "fine", "seeded", "coarse", "confirmed", "bone_attached", "bone_continuation", "faint_large", "dense_surround"
+    ]
     assert all(m.shape == img.shape and m.dtype == bool for m in trace.values())
     assert all(m[150, 200] for m in trace.values() if m is not trace["coarse"])
     assert seg.labels[150, 200] > 0

@@ -1200,6 +1200,52 @@ def _continues_a_bone(
     return keep
 
 
+def bone_continuations(mask: np.ndarray, bone: np.ndarray, spacing_mm: float, min_width_mm: float) -> np.ndarray:
+    """Components of ``mask`` that are the next bone of a chain, beyond a bone's end.
+
+    The last phalanx of a child's finger (thumb, little finger) can be too
+    faint and irregular at the bone stage to pass any bone test, and so
+    shows up among the soft-tissue candidates as a large dense "focus"
+    beyond the end of the next phalanx.  A candidate is such a bone when it
+    is as large as the chain rule asks (``_CHAIN_MIN_AREA_MM2``), oblong
+    (elongation ``_SHORT_BONE_MIN_ELONGATION``), at least ``min_width_mm``
+    across (its minor axis: a tendon-sheath streak is thinner and is left to
+    the classifier), and, like a bone component, continues a tubular bone
+    along that bone's own axis (:func:`_continues_a_bone`).  A deposit in a
+    fingertip's pulp or beside a joint lies off that axis or is round.
+
+    Parameters
+    ----------
+    mask : ndarray of bool
+        Candidate foci (8-connected components).
+    bone : ndarray of bool
+        Bone mask.
+    spacing_mm : float
+        Pixel spacing of both.
+    min_width_mm : float
+        Narrower candidates are never taken for bone.
+
+    Returns
+    -------
+    ndarray of bool
+        The pixels of ``mask`` that belong to such candidates.
+    """
+    if not (bone.any() and mask.any()):
+        return np.zeros(mask.shape, bool)
+    labels, n = label_components(mask, 8)
+    moments = label_moments(labels, n)
+    minor = moments["axis_minor_length"]
+    oblong = (
+        (moments["area"] * spacing_mm**2 >= _CHAIN_MIN_AREA_MM2)
+        & (moments["axis_major_length"] >= _SHORT_BONE_MIN_ELONGATION * np.maximum(minor, 1.0))
+        & (minor * spacing_mm >= min_width_mm)
+    )
+    candidates = np.concatenate([[False], oblong])
+    if not candidates.any():
+        return np.zeros(mask.shape, bool)
+    return _continues_a_bone(labels, n, candidates, bone, spacing_mm)[labels]
+
+
 def _bone_pieces(pieces: np.ndarray, m: int, tests: tuple) -> np.ndarray:
     """``_bone_components(pieces, m, *tests)[pieces]``, computed on the pieces' bounding box.
 

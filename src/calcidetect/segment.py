@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from .anatomy import Anatomy
+from .anatomy import Anatomy, bone_continuations
 from .background import local_significance, region_line_opening, region_opening
 from .config import Config
 from .filters import (
@@ -251,7 +251,8 @@ def segment(
     trace : dict, optional
         When given, filled with the candidate mask after each step, in order
         (``"fine"``, ``"seeded"``, ``"coarse"``, ``"confirmed"``,
-        ``"bone_attached"``, ``"faint_large"``, ``"dense_surround"``): what
+        ``"bone_attached"``, ``"bone_continuation"``, ``"faint_large"``,
+        ``"dense_surround"``): what
         dropped a focus, for diagnostics (``benchmarks/misses.py``).
 
     Returns
@@ -339,6 +340,9 @@ def segment(
 
     mask = _drop_bone_attached(mask, anatomy.bone, spacing_mm, cfg)
     record("bone_attached", mask)
+    # a child's faint last phalanx, beyond the end of the next one and in line
+    mask &= ~bone_continuations(mask, anatomy.bone, spacing_mm, cfg.linear_max_width_mm)
+    record("bone_continuation", mask)
     mask = _drop_faint_large(mask, significance, spacing_mm, cfg)
     record("faint_large", mask)
     mask = _drop_specks_on_dense_tissue(mask, anatomy, spacing_mm, cfg)
