@@ -61,6 +61,30 @@ def test_fill_bone_holes_matches_hole_filling_definition(seed):
     accept = np.where(enclosed, med > min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
     accept[0] = False
     np.testing.assert_array_equal(_fill_bone_holes(dense, excess, min_excess), dense | accept[labels])
+    # against a soft-tissue level: enclosed holes must rise above it, edge-closed ones as before
+    soft_level = 0.4
+    accept = np.where(enclosed, med > soft_level + min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
+    accept[0] = False
+    np.testing.assert_array_equal(_fill_bone_holes(dense, excess, min_excess, soft_level), dense | accept[labels])
+
+
+def test_a_foramen_at_the_soft_tissues_level_is_not_filled_a_denser_medulla_is():
+    # two bone rings; around them soft tissue whose excess over the wide
+    # floor is 1.0 (a thick thigh under a floor that sits below it), the
+    # plate threshold 0.8: one ring holds soft tissue at that level (a
+    # foramen, where phleboliths are sought), the other a medulla at 2.5
+    from calcidetect.anatomy import _fill_bone_holes
+
+    yy, xx = np.mgrid[:120, :240]
+    d1, d2 = np.hypot(yy - 60, xx - 60), np.hypot(yy - 60, xx - 180)
+    dense = ((d1 > 30) & (d1 <= 40)) | ((d2 > 30) & (d2 <= 40))
+    excess = np.where(dense, 10.0, 1.0).astype(np.float32)
+    excess[d2 <= 30] = 2.5
+    filled = _fill_bone_holes(dense, excess, 0.8, soft_level=1.0)
+    assert not filled[d1 <= 28].any()
+    assert filled[d2 <= 30].all()
+    # measured against zero instead, the foramen looked dense and was filled
+    assert _fill_bone_holes(dense, excess, 0.8)[d1 <= 28].all()
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

@@ -853,13 +853,17 @@ def _edge_supported_levels(
     return accepted
 
 
-def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -> np.ndarray:
+def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float, soft_level: float = 0.0) -> np.ndarray:
     """Fill medullae and plates: holes, also those closed by the image edge.
 
     A hole enclosed by bone (or by bone and the image edge, as for a pelvis
     or scapula running off the film) is filled when it is itself denser than
-    soft tissue (median excess above ``min_excess``); soft tissue enclosed by
-    bones (a foramen, the space between two long bones) stays out.
+    soft tissue; soft tissue enclosed by bones (a foramen, the space between
+    two long bones) stays out.  An enclosed hole (a medulla) must have a
+    median excess ``min_excess`` above ``soft_level``, the median excess of
+    the soft tissue outside the bones (a foramen holds soft tissue, at that
+    level); an edge-closed one (a plate) ``_EDGE_CLOSED_FACTOR`` times
+    ``min_excess`` above zero.
     """
     # with the image edge counted as bone every part of the background is a
     # hole: its components (4-connected, as fill_holes) are labelled once
@@ -868,9 +872,9 @@ def _fill_bone_holes(dense: np.ndarray, excess: np.ndarray, min_excess: float) -
         return dense
     med = np.zeros(n + 1)
     med[1:] = label_median(excess, labels, n)
-    # a truly enclosed hole (medulla: it does not reach the image edge) needs
-    # only be positive; an edge-closed one must be denser
-    accept = np.where(enclosed, med > min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
+    # a truly enclosed hole (medulla: it does not reach the image edge) need
+    # only be denser than soft tissue; an edge-closed one must be denser still
+    accept = np.where(enclosed, med > soft_level + min_excess, med > _EDGE_CLOSED_FACTOR * min_excess)
     accept[0] = False
     return dense | accept[labels]
 
@@ -964,7 +968,10 @@ def _bone_over_floor(
         return np.zeros(image.shape, bool), excess, threshold
     # close small gaps in a cortex ring, then fill medullae and plates
     dense = cv2.morphologyEx(dense.astype(np.uint8), cv2.MORPH_CLOSE, _disk(_BONE_CLOSING_MM / spacing_mm)).astype(bool)
-    dense = _fill_bone_holes(dense, smooth, _PLATE_FRACTION * contrast)
+    # the soft tissue's own level over the floor (not zero where the wide
+    # opening sits below a thick thigh's tissue): a foramen holds that much
+    soft_level = max(float(median(smooth[body & ~dense][::step])), 0.0)
+    dense = _fill_bone_holes(dense, smooth, _PLATE_FRACTION * contrast, soft_level)
     labels, n = label_components(dense)  # the numbering is not used
     if n == 0:
         return np.zeros(image.shape, bool), excess, threshold
@@ -991,7 +998,7 @@ def _bone_over_floor(
         attached[0] = False
         bone = attached[grown]
         bone |= _outer_cortex_band(image, bone, inner, threshold, spacing_mm, cfg.image_border_margin_mm)
-        bone = _fill_medullae(bone, smooth, _PLATE_FRACTION * contrast, spacing_mm)
+        bone = _fill_medullae(bone, smooth, soft_level + _PLATE_FRACTION * contrast, spacing_mm)
     return bone, excess, threshold
 
 
