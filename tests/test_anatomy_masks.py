@@ -393,3 +393,17 @@ def test_bone_continuations_takes_an_oblong_candidate_in_line_beyond_a_bones_end
         assert not (found & ~mask).any()
     # no bone in view: nothing to continue
     assert not bone_continuations(mask, np.zeros_like(bone), SPACING_MM, width_mm).any()
+
+
+def test_marker_holders_box_small_metal_only():
+    from calcidetect.anatomy import marker_holders
+
+    metal = np.zeros((300, 300), bool)
+    metal[50:70, 50:60] = True  # a letter: 8 mm2
+    metal[150:290, 150:290] = True  # an implant: 784 mm2
+    holders = marker_holders(metal, SPACING_MM, 150.0, 3.0)
+    reach = 15  # 3 mm
+    expected = np.zeros_like(metal)
+    expected[50 - reach : 70 + reach, 50 - reach : 60 + reach] = True
+    np.testing.assert_array_equal(holders, expected)
+    assert not marker_holders(np.zeros_like(metal), SPACING_MM, 150.0, 3.0).any()

@@ -176,3 +176,28 @@ def test_a_childs_thumb_tip_is_bone_not_a_focus():
     res = cd.detect(cd.load_image(HAND_7))
     near = [f for f in res.foci if np.hypot(f.centroid_rc[0] - 572, f.centroid_rc[1] - 940) < 60]
     assert near == []
+
+
+def test_a_lead_letter_in_its_holder_on_the_limb_is_not_a_focus():
+    # an "L" of lead (far denser than bone) in a plastic holder 12 mm square
+    # with a 0.6 mm rim, lying on the soft tissue beside a bone (as the
+    # phantoms draw it): the holder's rim is no calcification; a dot below
+    # the holder still is
+    import cv2
+
+    img, rng = limb(shape=(600, 400))
+    img = add_tube(img, 230, 270, 0, 600)
+    rim = np.zeros((60, 60), np.float32)
+    cv2.rectangle(rim, (1, 1), (58, 58), 1.0, 3)
+    img[200:260, 80:140] += 4.0 + 8.0 * rim  # the holder
+    img[215:245, 100:105] += 400.0  # the letter's strokes
+    img[240:245, 100:125] += 400.0
+    add_disc(img, 400, 110, 4, 30.0)
+    film = finish(img, rng)
+    res = _detect(film)
+    assert [f.pattern for f in res.foci] == ["punctate"]
+    r, c = res.foci[0].centroid_rc
+    assert abs(r - 400) < 3 and abs(c - 110) < 3
+    # with no holder around small metal the rim was outlined
+    unboxed = cd.detect(film, pixel_spacing_mm=SPACING_MM, config=cd.Config(marker_max_area_mm2=0.0))
+    assert any(200 <= f.centroid_rc[0] <= 260 and 80 <= f.centroid_rc[1] <= 140 for f in unboxed.foci)

@@ -700,6 +700,45 @@ def find_metal(
     return dilate(metal, _METAL_MARGIN_MM / spacing_mm) if metal.any() else metal
 
 
+def marker_holders(metal: np.ndarray, spacing_mm: float, max_area_mm2: float, margin_mm: float) -> np.ndarray:
+    """The holders of lead markers: boxes around the small pieces of metal.
+
+    A lead letter sits in a plastic holder a few millimetres larger than
+    the letter, whose straight edges and corners show as faint steps; an
+    implant is far larger than a letter.  Each component of ``metal`` of at
+    most ``max_area_mm2`` gets its bounding box grown by ``margin_mm`` on
+    every side.
+
+    Parameters
+    ----------
+    metal : ndarray of bool
+        Metal mask (with its margin).
+    spacing_mm : float
+    max_area_mm2 : float
+        Larger pieces are implants and get no holder.
+    margin_mm : float
+        How far the holder reaches beyond the letter's bounding box.
+
+    Returns
+    -------
+    ndarray of bool
+    """
+    labels, n = label_components(metal)
+    holders = np.zeros(metal.shape, bool)
+    if n == 0:
+        return holders
+    area_mm2 = np.bincount(labels.ravel(), minlength=n + 1)[1:] * spacing_mm**2
+    reach = int(np.ceil(margin_mm / spacing_mm))
+    h, w = metal.shape
+    # one box per marker (a handful per film)
+    for k, box in enumerate(ndi.find_objects(labels, n)):
+        if box is None or area_mm2[k] > max_area_mm2:
+            continue
+        rows, cols = box
+        holders[max(rows.start - reach, 0) : min(rows.stop + reach, h), max(cols.start - reach, 0) : min(cols.stop + reach, w)] = True
+    return holders
+
+
 def _component_stats(
     labels: np.ndarray,
     n: int,

@@ -65,6 +65,12 @@ class Config:
     image_border_margin_mm: float = 1.0
     #: Metal: excess density above this multiple of bone cortex's density.
     metal_min_relative_density: float = 1.8
+    #: A piece of metal this small is a lead marker (a letter) or a character
+    #: of text, not an implant; foci are not looked for in its holder: its
+    #: bounding box grown by ``marker_holder_margin_mm`` (the holder's
+    #: straight edges and corners stand out like thin plaques).
+    marker_max_area_mm2: float = 150.0
+    marker_holder_margin_mm: float = 3.0
     #: Widest bone expected (an adult femur); wider dense areas are tissue.
     max_bone_width_mm: float = 36.0
     #: Structures thinner than this are not bone (mm).

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage as ndi
 
-from .anatomy import Anatomy, bone_continuations
+from .anatomy import Anatomy, bone_continuations, marker_holders
 from .background import local_significance, region_line_opening, region_opening
 from .config import Config
 from .filters import (
@@ -264,6 +264,9 @@ def segment(
             trace[step] = mask.copy()
 
     excluded = dilate(anatomy.bone, cfg.bone_margin_mm / spacing_mm) | anatomy.metal
+    # a lead letter's holder is searched no more than the letter (its edges
+    # are steps); the floor below still sees it as tissue, so its box leaves no edge
+    excluded |= marker_holders(anatomy.metal, spacing_mm, cfg.marker_max_area_mm2, cfg.marker_holder_margin_mm)
     soft = anatomy.body & ~excluded & (anatomy.field_edge_px > cfg.field_edge_margin_mm / spacing_mm)
     # filters are unreliable within their reach of the image border
     border = int(np.ceil(cfg.image_border_margin_mm / spacing_mm))
