@@ -27,6 +27,7 @@ from .filters import (
     grey_dilate,
     grey_morphology,
     label_components,
+    label_raster_order,
     normalized_gaussian,
     normalized_gaussian_coarse,
 )
@@ -1298,7 +1299,7 @@ def _faint_bands(
     band (a rib's medulla dipping below the low level in noise) are part of
     it: their ragged outlines are no outline of the bone.
     """
-    labels, n = ndi.label(_fill_small_holes(region & (smooth > threshold), spacing_mm) & region)
+    labels, n = label_raster_order(_fill_small_holes(region & (smooth > threshold), spacing_mm) & region)
     if n == 0:
         return np.zeros(region.shape, bool)
     moments = label_moments(labels, n)
@@ -1399,7 +1400,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     -------
     joint_distance_px, joints_rc, bone_labels, bone_orientation
     """
-    bone_labels, n = ndi.label(bone)
+    bone_labels, n = label_raster_order(bone)
     moments = label_moments(bone_labels, n) if n else None
     orient = np.zeros(n + 1)
     if moments is not None:
@@ -1426,7 +1427,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     if not gap.any():
         return np.full(bone.shape, _FAR_PX, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
     joint_distance = cv2.distanceTransform((~gap).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    glabels, m = ndi.label(dilate(gap, 1.0 / spacing_mm))
+    glabels, m = label_raster_order(dilate(gap, 1.0 / spacing_mm))
     return joint_distance.astype(np.float32), _gap_centres(gap, glabels, m), bone_labels.astype(np.int32), orient
 
 

@@ -24,6 +24,8 @@ __all__ = [
     "within_chamfer_distance",
     "fill_holes",
     "label_components",
+    "label_raster_order",
+    "keep_labels",
     "hysteresis_threshold",
     "drop_small_components",
     "resize_to",
@@ -483,6 +485,76 @@ def label_components(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndarra
     mask = np.ascontiguousarray(mask, dtype=bool)
     n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=connectivity, ltype=cv2.CV_32S)
     return labels, n - 1
+
+
+def label_raster_order(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndarray, int]:
+    """Connected components numbered exactly as :func:`scipy.ndimage.label` numbers them.
+
+    ``scipy.ndimage.label`` numbers components by their first pixel in
+    raster order.  OpenCV's SAUF labelling (Wu et al.) scans pixel by pixel
+    in raster order, gives each component's first pixel a new provisional
+    label (no earlier pixel of it is adjacent), merges equivalences towards
+    the smaller label, and renumbers the roots in increasing order: the same
+    numbers, about twice as fast (also with OpenCV's parallel scan, whose
+    stripes hold increasing label ranges).  The block-based default
+    algorithm of OpenCV numbers 8-connected components in another order.
+
+    Parameters
+    ----------
+    mask : ndarray of bool, 2-D
+    connectivity : {4, 8}
+        4 (``scipy.ndimage.label``'s default structure) or 8 (a 3 x 3 block).
+
+    Returns
+    -------
+    labels : ndarray of int32
+    n : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> m = np.array([[0, 0, 1], [1, 0, 0], [0, 1, 0]], bool)
+    >>> label_raster_order(m, 8)[0]
+    array([[0, 0, 1],
+           [2, 0, 0],
+           [0, 2, 0]], dtype=int32)
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    n, labels = cv2.connectedComponentsWithAlgorithm(mask.view(np.uint8), connectivity, cv2.CV_32S, cv2.CCL_SAUF)
+    return labels, n - 1
+
+
+def keep_labels(labels: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, int]:
+    """The labels with ``keep[label]`` set, renumbered 1..m in their order.
+
+    Equal to relabelling ``keep[labels]`` with :func:`label_raster_order`
+    (or ``scipy.ndimage.label``) at the connectivity ``labels`` was made
+    with: whole components are kept or dropped, so the kept ones are the
+    components of the new mask, and their first pixels keep their raster
+    order, which is the order of their old numbers; the rank among the kept
+    labels is that new number.
+
+    Parameters
+    ----------
+    labels : ndarray of int
+        Labels 0..n numbered in raster order (0 = background).
+    keep : ndarray of bool, shape (n + 1,)
+        Which labels to keep (``keep[0]`` must be False).
+
+    Returns
+    -------
+    labels : ndarray of int32
+    m : int
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> keep_labels(np.array([[1, 0, 2, 3]]), np.array([False, True, False, True]))
+    (array([[1, 0, 0, 2]], dtype=int32), 2)
+    """
+    rank = np.cumsum(keep, dtype=np.int32)
+    rank[~keep] = 0
+    return rank[labels], int(np.count_nonzero(keep))
 
 
 def drop_small_components(mask: np.ndarray, min_pixels: int) -> np.ndarray:
