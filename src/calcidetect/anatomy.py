@@ -746,7 +746,13 @@ def _component_stats(
     }
 
 
-def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, max_bone_width_mm: float) -> np.ndarray:
+def soft_tissue_floor(
+    image: np.ndarray,
+    body: np.ndarray,
+    spacing_mm: float,
+    max_bone_width_mm: float,
+    body_depth_px: np.ndarray | None = None,
+) -> np.ndarray:
     """Soft-tissue level under bones: an opening wider than the bones there.
 
     See :func:`calcidetect.background.region_opening`.  Where the body is
@@ -755,13 +761,16 @@ def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, ma
     finger as "dense"; there a disk just wider than a phalanx is used, which
     does fit beside the bone.  The two floors are blended by the local body
     half-width.  Floors and half-width are computed on a coarse grid (they
-    are smooth).
+    are smooth).  ``body_depth_px``, when given, is ``_distance_to(body)``
+    already computed by the caller.
     """
     factor = max(1, int(_FLOOR_GRID_MM / spacing_mm))
     wide = region_opening(
         image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True
     )
-    halfwidth_mm = grey_dilate(_distance_to(body), _HALFWIDTH_WINDOW_MM / spacing_mm, grid_factor=factor) * spacing_mm
+    if body_depth_px is None:
+        body_depth_px = _distance_to(body)
+    halfwidth_mm = grey_dilate(body_depth_px, _HALFWIDTH_WINDOW_MM / spacing_mm, grid_factor=factor) * spacing_mm
     narrow_weight = np.clip((_NARROW_BODY_MM - halfwidth_mm) / _NARROW_BLEND_MM + 0.5, 0.0, 1.0)
     if not (narrow_weight > 0).any():
         return wide
@@ -884,6 +893,7 @@ def find_bone(
     cfg: Config,
     outside: np.ndarray | None = None,
     return_threshold: bool = False,
+    body_depth_px: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, float]:
     """Bone mask (medulla filled, halo included) and dense excess over soft tissue.
 
@@ -910,6 +920,10 @@ def find_bone(
     return_threshold : bool
         Also return the excess threshold that made tissue "dense" (``inf``
         when nothing stands out as bone).
+    body_depth_px : ndarray of float32, optional
+        The distance (px) of each ``body`` pixel to the nearest non-body
+        pixel, the image border not counting (``_distance_to(body)``), when
+        the caller has it already; computed here otherwise.
 
     Returns
     -------
@@ -919,7 +933,7 @@ def find_bone(
     threshold : float
         Only with ``return_threshold``.
     """
-    floor = soft_tissue_floor(image, body, spacing_mm, cfg.max_bone_width_mm)
+    floor = soft_tissue_floor(image, body, spacing_mm, cfg.max_bone_width_mm, body_depth_px)
     bone, excess, threshold = _bone_over_floor(image, body, floor, noise, spacing_mm, cfg, outside)
     return (bone, excess, threshold) if return_threshold else (bone, excess)
 
@@ -1525,9 +1539,14 @@ def _distance_to(inside: np.ndarray) -> np.ndarray:
     return np.minimum(dist, np.float32(_FAR_PX))  # float32, contiguous
 
 
-def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Distance (px) below the skin line; image edges and collimation are not skin."""
-    return np.where(body, _distance_to(body | ~valid), 0).astype(np.float32, copy=False)
+def skin_depth(body: np.ndarray, valid: np.ndarray, distance_px: np.ndarray | None = None) -> np.ndarray:
+    """Distance (px) below the skin line; image edges and collimation are not skin.
+
+    ``distance_px`` is ``_distance_to(body | ~valid)`` if the caller has it.
+    """
+    if distance_px is None:
+        distance_px = _distance_to(body | ~valid)
+    return np.where(body, distance_px, 0).astype(np.float32, copy=False)
 
 
 def find_anatomy(
@@ -1578,12 +1597,26 @@ def find_anatomy(
             unfilled = saturated
     tissue = body & ~saturated
     noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
+    # the skin depth's distance transform; the bone stage's floor needs the
+    # same transform of its own tissue mask, which is usually the same mask
+    # (no collimation, no unfilled overlay on the body): then it is computed
+    # once, here, and shared
+    skin_mask = body | ~valid
+    # filled overlays (a dust dot on a bone) take part in the bone search:
+    # cut out, they would punch a hole in the bone; all overlays are kept
+    # out of the search for foci below
+    bone_body = body & ~unfilled
+    skin_distance_px = _distance_to(skin_mask) if cfg.detect_bone and np.array_equal(bone_body, skin_mask) else None
     if cfg.detect_bone:
-        # filled overlays (a dust dot on a bone) take part in the bone search:
-        # cut out, they would punch a hole in the bone; all overlays are kept
-        # out of the search for foci below
         bone, excess, bone_threshold = find_bone(
-            image, body & ~unfilled, noise, spacing_mm, cfg, outside=~valid, return_threshold=True
+            image,
+            bone_body,
+            noise,
+            spacing_mm,
+            cfg,
+            outside=~valid,
+            return_threshold=True,
+            body_depth_px=skin_distance_px,
         )
     else:  # mammograms: no bone, no joints, no cortex to call metal against
         bone, excess, bone_threshold = np.zeros(image.shape, bool), np.zeros(image.shape, np.float32), np.inf
@@ -1602,7 +1635,7 @@ def find_anatomy(
         bone_orientation=orient,
         joint_distance_px=joint_distance,
         joints_rc=joints,
-        skin_depth_px=skin_depth(body, valid),
+        skin_depth_px=skin_depth(body, valid, skin_distance_px),
         field_edge_px=field_edge_px,
         noise=noise,
         dense_excess=excess,
