@@ -853,6 +853,11 @@ def _edge_supported_levels(
         # whole label image: the background's bin is never kept)
         where = np.flatnonzero(region)
         lab = labels.reshape(-1)[where]
+        # only outlined components can be kept: the sums run over their
+        # pixels alone (each label's pixels stay in raster order, so its sums
+        # are the same; the others' bins stay empty and are not kept)
+        outlined_px = outlined[lab]
+        where, lab = where[outlined_px], lab[outlined_px]
         area = np.bincount(lab, minlength=n + 1)
         # a bone rises well above the level that outlines it; a stretch of
         # soft tissue cut out of a slope barely does
