@@ -49,6 +49,34 @@ def test_label_components_same_partition_as_ndimage(connectivity, structure):
     np.testing.assert_array_equal(ours > 0, mask)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("connectivity, structure", [(4, None), (8, np.ones((3, 3), bool))])
+@pytest.mark.parametrize("density", [0.3, 0.5, 0.6])
+def test_label_raster_order_numbers_as_ndimage(connectivity, structure, density, threads):
+    import cv2
+
+    from calcidetect.filters import keep_labels, label_raster_order
+
+    previous = cv2.getNumThreads()
+    cv2.setNumThreads(threads)
+    try:
+        rng = np.random.default_rng(int(10 * density) + connectivity)
+        for mask in (rng.random((301, 257)) < density, ndi.gaussian_filter(rng.random((400, 380)), 3) > 0.5):
+            ours, n = label_raster_order(mask, connectivity)
+            theirs, m = ndi.label(mask, structure=structure)
+            assert n == m and ours.dtype == theirs.dtype == np.int32
+            np.testing.assert_array_equal(ours, theirs)
+            # dropping whole components and renumbering = labelling what is left
+            keep = np.zeros(n + 1, bool)
+            keep[1:] = rng.random(n) < 0.5
+            kept, k = keep_labels(ours, keep)
+            again, j = ndi.label(keep[ours], structure=structure)
+            assert k == j
+            np.testing.assert_array_equal(kept, again)
+    finally:
+        cv2.setNumThreads(previous)
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_hysteresis_threshold_matches_skimage(seed):
     from skimage.filters import apply_hysteresis_threshold

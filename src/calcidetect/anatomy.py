@@ -27,6 +27,7 @@ from .filters import (
     grey_dilate,
     grey_morphology,
     label_components,
+    label_raster_order,
     normalized_gaussian,
     normalized_gaussian_coarse,
 )
@@ -784,7 +785,13 @@ def _component_stats(
     }
 
 
-def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, max_bone_width_mm: float) -> np.ndarray:
+def soft_tissue_floor(
+    image: np.ndarray,
+    body: np.ndarray,
+    spacing_mm: float,
+    max_bone_width_mm: float,
+    body_depth_px: np.ndarray | None = None,
+) -> np.ndarray:
     """Soft-tissue level under bones: an opening wider than the bones there.
 
     See :func:`calcidetect.background.region_opening`.  Where the body is
@@ -793,13 +800,16 @@ def soft_tissue_floor(image: np.ndarray, body: np.ndarray, spacing_mm: float, ma
     finger as "dense"; there a disk just wider than a phalanx is used, which
     does fit beside the bone.  The two floors are blended by the local body
     half-width.  Floors and half-width are computed on a coarse grid (they
-    are smooth).
+    are smooth).  ``body_depth_px``, when given, is ``_distance_to(body)``
+    already computed by the caller.
     """
     factor = max(1, int(_FLOOR_GRID_MM / spacing_mm))
     wide = region_opening(
         image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True
     )
-    halfwidth_mm = grey_dilate(_distance_to(body), _HALFWIDTH_WINDOW_MM / spacing_mm, grid_factor=factor) * spacing_mm
+    if body_depth_px is None:
+        body_depth_px = _distance_to(body)
+    halfwidth_mm = grey_dilate(body_depth_px, _HALFWIDTH_WINDOW_MM / spacing_mm, grid_factor=factor) * spacing_mm
     narrow_weight = np.clip((_NARROW_BODY_MM - halfwidth_mm) / _NARROW_BLEND_MM + 0.5, 0.0, 1.0)
     if not (narrow_weight > 0).any():
         return wide
@@ -882,6 +892,11 @@ def _edge_supported_levels(
         # whole label image: the background's bin is never kept)
         where = np.flatnonzero(region)
         lab = labels.reshape(-1)[where]
+        # only outlined components can be kept: the sums run over their
+        # pixels alone (each label's pixels stay in raster order, so its sums
+        # are the same; the others' bins stay empty and are not kept)
+        outlined_px = outlined[lab]
+        where, lab = where[outlined_px], lab[outlined_px]
         area = np.bincount(lab, minlength=n + 1)
         # a bone rises well above the level that outlines it; a stretch of
         # soft tissue cut out of a slope barely does
@@ -926,6 +941,7 @@ def find_bone(
     cfg: Config,
     outside: np.ndarray | None = None,
     return_threshold: bool = False,
+    body_depth_px: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, float]:
     """Bone mask (medulla filled, halo included) and dense excess over soft tissue.
 
@@ -952,6 +968,10 @@ def find_bone(
     return_threshold : bool
         Also return the excess threshold that made tissue "dense" (``inf``
         when nothing stands out as bone).
+    body_depth_px : ndarray of float32, optional
+        The distance (px) of each ``body`` pixel to the nearest non-body
+        pixel, the image border not counting (``_distance_to(body)``), when
+        the caller has it already; computed here otherwise.
 
     Returns
     -------
@@ -961,7 +981,7 @@ def find_bone(
     threshold : float
         Only with ``return_threshold``.
     """
-    floor = soft_tissue_floor(image, body, spacing_mm, cfg.max_bone_width_mm)
+    floor = soft_tissue_floor(image, body, spacing_mm, cfg.max_bone_width_mm, body_depth_px)
     bone, excess, threshold = _bone_over_floor(image, body, floor, noise, spacing_mm, cfg, outside)
     return (bone, excess, threshold) if return_threshold else (bone, excess)
 
@@ -1390,7 +1410,7 @@ def _faint_bands(
     band (a rib's medulla dipping below the low level in noise) are part of
     it: their ragged outlines are no outline of the bone.
     """
-    labels, n = ndi.label(_fill_small_holes(region & (smooth > threshold), spacing_mm) & region)
+    labels, n = label_raster_order(_fill_small_holes(region & (smooth > threshold), spacing_mm) & region)
     if n == 0:
         return np.zeros(region.shape, bool)
     moments = label_moments(labels, n)
@@ -1491,7 +1511,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     -------
     joint_distance_px, joints_rc, bone_labels, bone_orientation
     """
-    bone_labels, n = ndi.label(bone)
+    bone_labels, n = label_raster_order(bone)
     moments = label_moments(bone_labels, n) if n else None
     orient = np.zeros(n + 1)
     if moments is not None:
@@ -1518,7 +1538,7 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     if not gap.any():
         return np.full(bone.shape, _FAR_PX, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
     joint_distance = cv2.distanceTransform((~gap).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
-    glabels, m = ndi.label(dilate(gap, 1.0 / spacing_mm))
+    glabels, m = label_raster_order(dilate(gap, 1.0 / spacing_mm))
     return joint_distance.astype(np.float32), _gap_centres(gap, glabels, m), bone_labels.astype(np.int32), orient
 
 
@@ -1616,9 +1636,14 @@ def _distance_to(inside: np.ndarray) -> np.ndarray:
     return np.minimum(dist, np.float32(_FAR_PX))  # float32, contiguous
 
 
-def skin_depth(body: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Distance (px) below the skin line; image edges and collimation are not skin."""
-    return np.where(body, _distance_to(body | ~valid), 0).astype(np.float32, copy=False)
+def skin_depth(body: np.ndarray, valid: np.ndarray, distance_px: np.ndarray | None = None) -> np.ndarray:
+    """Distance (px) below the skin line; image edges and collimation are not skin.
+
+    ``distance_px`` is ``_distance_to(body | ~valid)`` if the caller has it.
+    """
+    if distance_px is None:
+        distance_px = _distance_to(body | ~valid)
+    return np.where(body, distance_px, 0).astype(np.float32, copy=False)
 
 
 def find_anatomy(
@@ -1669,12 +1694,26 @@ def find_anatomy(
             unfilled = saturated
     tissue = body & ~saturated
     noise = noise_sigma(image, tissue if tissue.any() else valid, cfg.noise_scale_mm / spacing_mm)
+    # the skin depth's distance transform; the bone stage's floor needs the
+    # same transform of its own tissue mask, which is usually the same mask
+    # (no collimation, no unfilled overlay on the body): then it is computed
+    # once, here, and shared
+    skin_mask = body | ~valid
+    # filled overlays (a dust dot on a bone) take part in the bone search:
+    # cut out, they would punch a hole in the bone; all overlays are kept
+    # out of the search for foci below
+    bone_body = body & ~unfilled
+    skin_distance_px = _distance_to(skin_mask) if cfg.detect_bone and np.array_equal(bone_body, skin_mask) else None
     if cfg.detect_bone:
-        # filled overlays (a dust dot on a bone) take part in the bone search:
-        # cut out, they would punch a hole in the bone; all overlays are kept
-        # out of the search for foci below
         bone, excess, bone_threshold = find_bone(
-            image, body & ~unfilled, noise, spacing_mm, cfg, outside=~valid, return_threshold=True
+            image,
+            bone_body,
+            noise,
+            spacing_mm,
+            cfg,
+            outside=~valid,
+            return_threshold=True,
+            body_depth_px=skin_distance_px,
         )
     else:  # mammograms: no bone, no joints, no cortex to call metal against
         bone, excess, bone_threshold = np.zeros(image.shape, bool), np.zeros(image.shape, np.float32), np.inf
@@ -1693,7 +1732,7 @@ def find_anatomy(
         bone_orientation=orient,
         joint_distance_px=joint_distance,
         joints_rc=joints,
-        skin_depth_px=skin_depth(body, valid),
+        skin_depth_px=skin_depth(body, valid, skin_distance_px),
         field_edge_px=field_edge_px,
         noise=noise,
         dense_excess=excess,

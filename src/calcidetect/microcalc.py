@@ -41,7 +41,7 @@ from skimage.measure import regionprops_table
 from .anatomy import Anatomy
 from .background import local_significance, region_opening
 from .config import Config
-from .filters import dilate, disk, fill_holes, gaussian, label_components
+from .filters import dilate, disk, fill_holes, gaussian, keep_labels, label_components, label_raster_order
 from .segment import Segmentation, _trim_to_extent, group_lobules
 
 __all__ = ["find_breast", "segment_microcalcs"]
@@ -178,7 +178,7 @@ def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, c
     mask = apply_hysteresis_threshold(significance, cfg.microcalc_low_threshold_sigma, cfg.microcalc_high_threshold_sigma)
     mask = _trim_to_extent(mask, tophat, cfg.relative_extent) & region
 
-    lobules, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    lobules, n = label_raster_order(mask, 8)
     if n:
         props = regionprops_table(lobules, properties=("label", "area", "axis_major_length", "axis_minor_length"))
         lab = np.asarray(props["label"])
@@ -192,7 +192,7 @@ def segment_microcalcs(image: np.ndarray, anatomy: Anatomy, spacing_mm: float, c
             & (area_mm2 <= cfg.microcalc_max_area_mm2)
             & ((elongation < cfg.microcalc_strand_min_elongation) | (peak >= cfg.microcalc_strand_min_contrast_sigma))
         )
-        lobules, n = ndi.label(keep[lobules], structure=np.ones((3, 3), bool))
+        lobules, n = keep_labels(lobules, keep)  # = label_raster_order(keep[lobules], 8)
     return Segmentation(
         labels=group_lobules(lobules, n, spacing_mm, cfg),
         lobule_labels=lobules.astype(np.int32),

@@ -23,7 +23,9 @@ from .filters import (
     gaussian,
     grey_dilate,
     hysteresis_threshold,
+    keep_labels,
     label_components,
+    label_raster_order,
     within_chamfer_distance,
 )
 from .labelstats import label_max, label_mean, label_median, label_moments, label_solidity
@@ -175,7 +177,7 @@ def _drop_specks_on_dense_tissue(mask: np.ndarray, anatomy: Anatomy, spacing_mm:
     """
     if not (np.isfinite(anatomy.bone_threshold) and anatomy.bone.any()):
         return mask  # no bone in the image: nothing to compare the surroundings with
-    labels, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    labels, n = label_raster_order(mask, 8)
     if n == 0:
         return mask
     where = np.flatnonzero(labels != 0)  # the candidates' pixels: sizes and specks without whole-image passes
@@ -350,12 +352,12 @@ def segment(
     record("faint_large", mask)
     mask = _drop_specks_on_dense_tissue(mask, anatomy, spacing_mm, cfg)
     record("dense_surround", mask)
-    lobules, n = ndi.label(mask, structure=np.ones((3, 3), bool))
+    lobules, n = label_raster_order(mask, 8)
     if n:
         areas = np.bincount(lobules.ravel(), minlength=n + 1)
         keep = areas * spacing_mm**2 >= cfg.min_area_mm2
         keep[0] = False
-        lobules, n = ndi.label(keep[lobules], structure=np.ones((3, 3), bool))
+        lobules, n = keep_labels(lobules, keep)  # = label_raster_order(keep[lobules], 8)
     return Segmentation(
         labels=group_lobules(lobules, n, spacing_mm, cfg, bridge=significance >= cfg.lobule_bridge_min_sigma),
         lobule_labels=lobules.astype(np.int32),
@@ -402,7 +404,7 @@ def group_lobules(
     joined = dilate(inside, 0.5 * cfg.lobule_group_distance_mm / spacing_mm)
     if bridge is not None and cfg.lobule_bridge_distance_mm > cfg.lobule_group_distance_mm:
         joined |= bridge & dilate(inside, 0.5 * cfg.lobule_bridge_distance_mm / spacing_mm)
-    grouped, m = ndi.label(joined)
+    grouped, m = label_raster_order(joined)
     # renumber 1..m: each value's rank among those present (np.unique's
     # inverse, in linear time); the values present are read off the lobules
     present = np.zeros(m + 1, bool)
