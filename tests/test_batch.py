@@ -346,3 +346,13 @@ def test_e2e_sigkill_then_resume_equals_uninterrupted(tmp_path):
     assert res.returncode == 1, res.stderr
     assert "already done" in res.stderr
     assert read_tables(out) == read_tables(ref)
+
+
+def test_pool_hands_out_the_largest_files_first(tmp_path):
+    # longest-processing-time-first: big films first, so the pool does not
+    # end waiting on one; equal sizes by name, a file gone missing last
+    sizes = {"a.png": 10, "b.png": 300, "c.png": 300, "d.png": 5000}
+    for name, size in sizes.items():
+        (tmp_path / name).write_bytes(b"x" * size)
+    tasks = [worker.Task(str(tmp_path / n), n, str(tmp_path / "out"), Config()) for n in ["gone.png", *sorted(sizes)]]
+    assert [t.rel for t in batch._largest_first(tasks)] == ["d.png", "b.png", "c.png", "a.png", "gone.png"]

@@ -246,6 +246,18 @@ def _main_is_importable() -> bool:
     return path is None or os.path.isfile(path)
 
 
+def _largest_first(tasks: list[Task]) -> list[Task]:
+    """``tasks`` by decreasing file size (unreadable sizes last), ties by name: the order work is handed out."""
+
+    def size(task: Task) -> int:
+        try:
+            return os.path.getsize(task.path)
+        except OSError:
+            return -1
+
+    return sorted(tasks, key=lambda t: (-size(t), t.rel))
+
+
 def _run_pool(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
     """Process pool; a worker that dies (OOM, native crash) costs only its input.
 
@@ -259,7 +271,10 @@ def _run_pool(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
     with _single_thread_env():
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker)
         try:
-            futures: dict[Future, Task] = {pool.submit(process_one, t): t for t in tasks}
+            # largest files first (longest-processing-time-first scheduling):
+            # the inputs left when the pool runs dry are small ones, so no
+            # worker waits long for the last big film of another
+            futures: dict[Future, Task] = {pool.submit(process_one, t): t for t in _largest_first(tasks)}
             pending = set(futures)
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
