@@ -27,7 +27,7 @@ module), and the images are summarised with
 :func:`calcidetect.evaluate.summarise` / ``format_report``.  The script also
 prints the issue-4 targets with PASS/FAIL, a breakdown by body part, where the
 false positives fall (bone / soft tissue / outside, and which distractor's box
-holds them), how well the detector's body and bone masks agree with the
+holds them), recall by truth size and contrast (the detection limit), how well the detector's body and bone masks agree with the
 truth's (IoU), and the median per-stage time.
 
 Outputs (``--out``, default ``benchmarks/results``): ``accuracy.txt`` (the
@@ -295,6 +295,9 @@ def _evaluate_one(item: dict[str, Any], folder: str, config_path: str | None) ->
         "wall_s": wall,
         "false_positives": fps,
         "missed": missed,
+        "truth_foci": [{"area_mm2": t_rec["area_truth_mm2"],
+                        "contrast_sigma": truth_by_id.get(t_rec["id"], {}).get("contrast_sigma"),
+                        "matched": t_rec["matched"]} for t_rec in ev.truth],
         "mislabels": mislabels,
         "distractor_kinds": sorted({dd["kind"] for dd in truth.distractors}),
     }
@@ -363,6 +366,58 @@ def part_block(results: list[dict]) -> tuple[list[str], dict]:
 def _median_min(vals: list) -> str:
     v = [x for x in vals if x is not None]
     return f"{statistics.median(v):.2f} ({min(v):.2f})" if v else "-"
+
+
+#: Bins of the detection-limit table: truth area (mm^2) and the truth's mean
+#: contrast over the focus in per-pixel noise sigma (the generator's
+#: ``contrast_sigma``); each bin holds values >= its edge and < the next.
+AREA_BINS_MM2 = (0.0, 0.5, 2.0, 10.0, 50.0)
+CONTRAST_BINS_SIGMA = (0.0, 4.0, 8.0, 16.0)
+
+
+def _bin_names(edges: tuple[float, ...], unit: str) -> list[str]:
+    names = [f"{a:g}-{b:g}" for a, b in zip(edges[:-1], edges[1:])]
+    return names + [f">={edges[-1]:g}{unit}"]
+
+
+def recall_grid(results: list[dict]) -> tuple[list[str], dict]:
+    """Detection limit: found / all truth foci by area and by mean contrast.
+
+    A researcher reads off which deposits the detector can be relied on to
+    find (and which it cannot) instead of one recall figure over a mix.
+    """
+    rows = [t for r in results for t in r.get("truth_foci", [])]
+    a_names = _bin_names(AREA_BINS_MM2, " mm2")
+    c_names = _bin_names(CONTRAST_BINS_SIGMA, " sd")
+    found = np.zeros((len(a_names), len(c_names)), int)
+    total = np.zeros_like(found)
+    for t in rows:
+        c = t["contrast_sigma"]
+        if c is None or not np.isfinite(c):
+            continue
+        i = int(np.searchsorted(AREA_BINS_MM2, t["area_mm2"], side="right")) - 1
+        j = int(np.searchsorted(CONTRAST_BINS_SIGMA, c, side="right")) - 1
+        total[max(i, 0), max(j, 0)] += 1
+        found[max(i, 0), max(j, 0)] += bool(t["matched"])
+
+    def cell(f: int, n: int) -> str:
+        return f"{f}/{n}" if n else "-"
+
+    corner = "area mm2 / mean contrast"
+    head = f"  {corner:<26}" + "".join(f"{n:>10}" for n in c_names) + f"{'all':>10}{'recall':>8}"
+    lines = ["recall by truth size and contrast (found/all; contrast = mean excess over the focus in "
+             "per-pixel noise sd):", head]
+    for i, name in enumerate(a_names):
+        n, f = int(total[i].sum()), int(found[i].sum())
+        lines.append(f"  {name:<26}" + "".join(f"{cell(found[i, j], total[i, j]):>10}" for j in range(len(c_names)))
+                     + f"{cell(f, n):>10}{(f'{f / n:.2f}' if n else '-'):>8}")
+    col_f, col_n = found.sum(0), total.sum(0)
+    lines.append(f"  {'all':<26}" + "".join(f"{cell(col_f[j], col_n[j]):>10}" for j in range(len(c_names)))
+                 + f"{cell(int(found.sum()), int(total.sum())):>10}")
+    lines.append(f"  {'recall':<26}" + "".join(f"{(f'{col_f[j] / col_n[j]:.2f}' if col_n[j] else '-'):>10}"
+                                              for j in range(len(c_names))))
+    return lines, {"area_bins_mm2": list(AREA_BINS_MM2), "contrast_bins_sigma": list(CONTRAST_BINS_SIGMA),
+                   "found": found.tolist(), "total": total.tolist()}
 
 
 def fp_breakdown(results: list[dict]) -> tuple[list[str], dict]:
@@ -506,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
     t_lines, t_rows = targets_block(report)
     p_lines, p_out = part_block(results)
     f_lines, f_out = fp_breakdown(results)
+    g_lines, g_out = recall_grid(results)
     s_lines, s_med = stage_block(results)
     s_lines = [s.replace("{workers}", str(args.workers)) for s in s_lines]
 
@@ -527,7 +583,7 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ]
     details_path = DETAILS.with_name("accuracy_details_subset.json") if subset else DETAILS
-    text_lines = header + [format_report(report), ""] + t_lines + [""] + p_lines + [""] + f_lines + [""] + s_lines
+    text_lines = header + [format_report(report), ""] + t_lines + [""] + p_lines + [""] + f_lines + [""] + g_lines + [""] + s_lines
     if args.per_image:
         print("\nper image (MISS: truth focus not found; LABEL: truth->predicted; FP: location, predicted pattern, "
               "centroid (row,col), area, contrast; truth: signed mm to bone edge (- inside) / below skin (- outside)"
@@ -558,6 +614,7 @@ def main(argv: list[str] | None = None) -> int:
                        "fragments": ev.fragments, "mask_iou": {k: v["iou"] for k, v in r["masks"].items()},
                        "detect_s": round(r["timings_s"].get("total", r["wall_s"]), 3)})
     doc = {"meta": meta, "targets": t_rows, "by_body_part": p_out, "false_positive_places": f_out,
+           "recall_by_size_contrast": g_out,
            "median_stage_s": s_med, "report": report, "per_image": images}
     atomic_write_text(out / "accuracy.json", json.dumps(doc, indent=1, default=float) + "\n")
     atomic_write_text(out / "accuracy.txt", text)
