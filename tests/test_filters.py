@@ -49,6 +49,26 @@ def test_label_components_same_partition_as_ndimage(connectivity, structure):
     np.testing.assert_array_equal(ours > 0, mask)
 
 
+@pytest.mark.parametrize("connectivity, structure", [(4, None), (8, np.ones((3, 3), bool))])
+def test_sparse_and_empty_masks_are_labelled_on_their_box(connectivity, structure):
+    from calcidetect.filters import label_components, label_raster_order
+
+    rng = np.random.default_rng(11)
+    mask = np.zeros((300, 400), bool)
+    mask[40:90, 250:330] = rng.random((50, 80)) < 0.5  # specks in one corner of the film: labelled on their box
+    mask[0, 399] = mask[89, 250] = True  # one speck on the film's corner, one on the box's edge
+    theirs, m = ndi.label(mask, structure=structure)
+    ours, n = label_raster_order(mask, connectivity)
+    assert n == m and ours.shape == mask.shape and ours.dtype == np.int32
+    np.testing.assert_array_equal(ours, theirs)
+    grouped, k = label_components(mask, connectivity)
+    assert k == m and np.unique(np.stack([grouped[mask], theirs[mask]]), axis=1).shape[1] == m
+    np.testing.assert_array_equal(grouped > 0, mask)
+    for label in (label_components, label_raster_order):
+        empty, none = label(np.zeros((30, 40), bool), connectivity)
+        assert none == 0 and empty.shape == (30, 40) and empty.dtype == np.int32 and not empty.any()
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("connectivity, structure", [(4, None), (8, np.ones((3, 3), bool))])
 @pytest.mark.parametrize("density", [0.3, 0.5, 0.6])

@@ -48,6 +48,9 @@ _CHAMFER_STRAIGHT_STEP = 0.955
 _CASCADE_FROM_RADIUS_PX = 8
 #: Rows per band of a float image's cascade (its working set stays in cache).
 _BAND_ROWS = 256
+#: A mask is labelled on its bounding box when the box is at most this share
+#: of the image (see :func:`_label_on_box`).
+_LABEL_BOX_MAX_SHARE = 0.5
 
 
 def _pyramid_factor(sigma_px: float, shape: tuple[int, ...]) -> int:
@@ -494,6 +497,31 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     return ~outside[labels] | np.asarray(mask, bool)
 
 
+def _label_on_box(mask: np.ndarray, label) -> tuple[np.ndarray, int]:
+    """``label(uint8 mask) -> (count, labels)`` run on the mask's bounding box only, as ``(labels, n)``.
+
+    The labelling of a mask is that of its bounding box pasted into zeros
+    (the same components, numbered in the same raster order); an empty mask
+    has none.  Candidate masks are often a few specks on a large film, where
+    labelling the whole film costs far more than finding the box.  A box
+    of more than ``_LABEL_BOX_MAX_SHARE`` of the image is not cut out.
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    rows = mask.any(axis=1)
+    if not rows.any():
+        return np.zeros(mask.shape, np.int32), 0
+    r0, r1 = int(np.argmax(rows)), mask.shape[0] - int(np.argmax(rows[::-1]))
+    cols = mask[r0:r1].any(axis=0)
+    c0, c1 = int(np.argmax(cols)), mask.shape[1] - int(np.argmax(cols[::-1]))
+    if (r1 - r0) * (c1 - c0) > _LABEL_BOX_MAX_SHARE * mask.size:
+        n, labels = label(mask.view(np.uint8))
+        return labels, n - 1
+    n, crop = label(np.ascontiguousarray(mask[r0:r1, c0:c1]).view(np.uint8))
+    labels = np.zeros(mask.shape, np.int32)
+    labels[r0:r1, c0:c1] = crop
+    return labels, n - 1
+
+
 def label_components(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndarray, int]:
     """Connected components of a bool mask (OpenCV), as ``(labels, n)``.
 
@@ -509,9 +537,7 @@ def label_components(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndarra
     >>> label_components(m)[1], label_components(m, 8)[1]
     (3, 1)
     """
-    mask = np.ascontiguousarray(mask, dtype=bool)
-    n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=connectivity, ltype=cv2.CV_32S)
-    return labels, n - 1
+    return _label_on_box(mask, lambda m: cv2.connectedComponents(m, connectivity=connectivity, ltype=cv2.CV_32S))
 
 
 def label_raster_order(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndarray, int]:
@@ -546,9 +572,7 @@ def label_raster_order(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndar
            [2, 0, 0],
            [0, 2, 0]], dtype=int32)
     """
-    mask = np.ascontiguousarray(mask, dtype=bool)
-    n, labels = cv2.connectedComponentsWithAlgorithm(mask.view(np.uint8), connectivity, cv2.CV_32S, cv2.CCL_SAUF)
-    return labels, n - 1
+    return _label_on_box(mask, lambda m: cv2.connectedComponentsWithAlgorithm(m, connectivity, cv2.CV_32S, cv2.CCL_SAUF))
 
 
 def keep_labels(labels: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, int]:
