@@ -1112,7 +1112,7 @@ def _outer_cortex_band(
     can fall off).  See ``_OUTER_CORTEX_MIN_MM``.
     """
     reach = _OUTER_CORTEX_MAX_MM / spacing_mm
-    d_bone = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    d_bone = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, _INTERNAL_DISTANCE_MASK)
     ring = (d_bone > 0) & (d_bone <= reach) & inner
     border = int(np.ceil(border_mm / spacing_mm))
     if border:
@@ -1442,7 +1442,7 @@ def _faint_bands(
     )
     if not shaped.any():  # the tests below (a distance transform) cannot keep anything
         return np.zeros(region.shape, bool)
-    region_depth_px = _distance_to(region)
+    region_depth_px = _distance_to(region, _INTERNAL_DISTANCE_MASK)
     depth = label_mean(region_depth_px, labels, n) * spacing_mm
     inner = region_depth_px > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
     stepped = _steep_outline_fraction(labels, n, smooth, grad_per_mm, inner, threshold) >= _BONE_MIN_STEEP_OUTLINE
@@ -1581,10 +1581,11 @@ def joint_distance_at(anatomy: Anatomy, flat_index: np.ndarray) -> np.ndarray:
 
     When the map was not computed (``joint_distance_px`` is None), the
     distances are those to the nearest ``joint_gap`` pixel, from a k-d tree
-    of the gap pixels: the exact Euclidean distance, rounded to float32 as
-    OpenCV's exact transform (``DIST_MASK_PRECISE``) rounds it, so the
-    values are the map's (``_FAR_PX`` everywhere when there is no gap).
-    Only the few pixels asked about cost anything.
+    of the gap pixels: the exact Euclidean distance in float32, which is
+    the map's value (OpenCV's ``DIST_MASK_PRECISE``; that transform is one
+    float32 step off at some distances of hundreds of pixels), and
+    ``_FAR_PX`` everywhere when there is no gap.  Only the pixels asked
+    about cost anything.
 
     Returns
     -------
