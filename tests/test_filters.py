@@ -184,6 +184,12 @@ def test_farther_than_matches_thresholded_distance_transform(radius):
         padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)  # the border is not outside
         dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
         np.testing.assert_array_equal(farther_than(inside, radius), dist > radius)
+        # asked about a few pixels only (one blob near a corner, one inside): the same answers there, False elsewhere
+        only = np.zeros(inside.shape, bool)
+        only[2:30, 140:168] = rng.random((28, 28)) < 0.3
+        only[70:75, 80:90] = True
+        np.testing.assert_array_equal(farther_than(inside, radius, only=only), (dist > radius) & only)
+        assert not farther_than(inside, radius, only=np.zeros(inside.shape, bool)).any()
 
 
 @pytest.mark.parametrize("radius", [0.5, 1.0, 2.0, 7.5, 12.0, 30.0])

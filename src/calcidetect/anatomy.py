@@ -455,9 +455,14 @@ def _air_level(
         edge[labels[field_edge]] = True
         edge[0] = False
         # the air's level is read away from the skin's soft transition
-        air = edge[labels] & farther_than(~(valid & ~low), _AIR_CLEARANCE_MM / spacing_mm)
+        # (air lies within the edge components: too few of those, too little air)
+        at_edge = edge[labels]
         tissue = valid & ~low
-        if air.sum() < _MIN_CLASS_FRACTION * valid.sum() or tissue.sum() < _MIN_CLASS_FRACTION * valid.sum():
+        min_px = _MIN_CLASS_FRACTION * valid.sum()
+        if at_edge.sum() < min_px or tissue.sum() < min_px:
+            continue
+        air = farther_than(~tissue, _AIR_CLEARANCE_MM / spacing_mm, only=at_edge)
+        if air.sum() < min_px:
             continue
         # a collimator's penumbra ramp is no guide to the air's level
         reference = air & outside_penumbra

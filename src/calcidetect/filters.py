@@ -276,7 +276,7 @@ def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: i
 def _morphology_by_kernel(image: np.ndarray, kernel: np.ndarray, op: str, border_type: int) -> np.ndarray:
     """Erosion or dilation by a symmetric disk-like kernel (see :func:`grey_morphology`).
 
-    A float image taller than two bands of ``_BAND_ROWS`` runs band by band
+    A float or 16-bit image taller than two bands of ``_BAND_ROWS`` runs band by band
     (each with the kernel's reach of rows above and below), so the cascade's
     many passes stay in cache: the same result (a window that reaches no
     band edge is not clipped by it), about twice as fast.
@@ -284,7 +284,7 @@ def _morphology_by_kernel(image: np.ndarray, kernel: np.ndarray, op: str, border
     func = {"erode": cv2.erode, "dilate": cv2.dilate}[op]
     if kernel.shape[0] // 2 < _CASCADE_FROM_RADIUS_PX:
         return func(image, kernel, borderType=border_type)
-    if image.dtype.itemsize >= 4 and image.shape[0] > 2 * _BAND_ROWS:
+    if image.dtype.itemsize >= 2 and image.shape[0] > 2 * _BAND_ROWS:
         return _in_row_bands(image, kernel, op, border_type)
     return _cascade(image, kernel, op, border_type)
 
@@ -370,7 +370,7 @@ def dilate_labels(labels: np.ndarray, radius_px: float) -> np.ndarray:
     return out
 
 
-def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
+def farther_than(inside: np.ndarray, radius_px: float, *, only: np.ndarray | None = None) -> np.ndarray:
     """Pixels of ``inside`` whose nearest outside pixel is farther than ``radius_px`` (Euclidean).
 
     The same mask as thresholding OpenCV's exact distance transform
@@ -384,6 +384,11 @@ def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
     ----------
     inside : ndarray of bool
     radius_px : float
+    only : ndarray of bool, optional
+        The pixels whose answer is wanted: the erosion runs on their
+        bounding box grown by the disk's reach (each of their disks lies in
+        it or meets the image border, as on the whole image); the result is
+        False elsewhere.
 
     Returns
     -------
@@ -395,6 +400,9 @@ def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
     >>> m = np.ones((7, 9), bool); m[3, 0] = False
     >>> farther_than(m, 2.0)[3].astype(int)
     array([0, 0, 0, 1, 1, 1, 1, 1, 1])
+    >>> wanted = np.zeros((7, 9), bool); wanted[3, 6:] = True
+    >>> farther_than(m, 2.0, only=wanted)[3].astype(int)
+    array([0, 0, 0, 0, 0, 0, 1, 1, 1])
     """
     reach = int(np.floor(radius_px)) + 1
     point = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
@@ -402,8 +410,27 @@ def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
     kernel = (cv2.distanceTransform(point, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius_px).astype(np.uint8)
     rows = np.flatnonzero(kernel.any(axis=1))
     kernel = kernel[rows[0] : rows[-1] + 1, rows[0] : rows[-1] + 1]  # symmetric: the same span both ways
+    if only is not None:
+        box = _grown_box(only, kernel.shape[0] // 2)
+        out = np.zeros(inside.shape, bool)
+        if box is not None:
+            out[box] = farther_than(inside[box], radius_px) & only[box]
+        return out
     eroded = _morphology_by_kernel(np.ascontiguousarray(inside, bool).view(np.uint8), kernel, "erode", cv2.BORDER_CONSTANT)
     return eroded.astype(bool)
+
+
+def _grown_box(mask: np.ndarray, reach: int) -> tuple[slice, slice] | None:
+    """Bounding box of ``mask`` grown by ``reach`` pixels on every side (clipped to the image); None if empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    h, w = mask.shape
+    return (
+        slice(max(int(rows[0]) - reach, 0), min(int(rows[-1]) + 1 + reach, h)),
+        slice(max(int(cols[0]) - reach, 0), min(int(cols[-1]) + 1 + reach, w)),
+    )
 
 
 def within_chamfer_distance(mask: np.ndarray, radius_px: float) -> np.ndarray:
