@@ -17,6 +17,9 @@ __all__ = ["region_opening", "region_line_opening", "noise_sigma", "local_noise_
 
 #: Median absolute deviation of a normal distribution, in sigmas.
 MAD_TO_SIGMA = 1.4826
+#: Region openings run on the image quantized to this many steps (16 bits)
+#: over the region's range (see :func:`_open_within`).
+_OPENING_LEVELS = 65535
 
 
 def robust_sigma(values: np.ndarray) -> float:
@@ -106,11 +109,23 @@ def _open_within(image: np.ndarray, region: np.ndarray, erode, dilate) -> np.nda
 
     Outside pixels are set to the region's maximum for the erosion and to its
     minimum for the dilation, so air beside a finger does not pull its floor
-    down (``region`` must not be empty).
+    down (``region`` must not be empty).  The opening runs on the image
+    quantized to ``_OPENING_LEVELS`` steps over the region's range (OpenCV's
+    16-bit morphology is about twice as fast as its float one); the result
+    is within half a step of the float opening, far below any noise.
     """
     hi, lo = float(image[region].max()), float(image[region].min())
-    eroded = erode(np.where(region, image, hi).astype(np.float32, copy=False))
-    return dilate(np.where(region, eroded, lo).astype(np.float32, copy=False))
+    if not hi > lo:  # a flat region opens to itself
+        return np.full(image.shape, lo, np.float32)
+    scale = _OPENING_LEVELS / (hi - lo)
+    # outside pixels: hi (the top level) for the erosion, lo (level 0) for the dilation
+    levels = np.where(region, image, hi).astype(np.float32, copy=False)
+    quantized = np.empty(image.shape, np.uint16)
+    cv2.normalize(levels, quantized, 0, _OPENING_LEVELS, cv2.NORM_MINMAX, cv2.CV_16U)
+    eroded = erode(quantized)
+    eroded[~region] = 0
+    opened = dilate(eroded).astype(np.float32)
+    return (opened * np.float32(1.0 / scale) + np.float32(lo)).astype(np.float32, copy=False)
 
 
 def region_opening(
