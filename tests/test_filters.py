@@ -147,6 +147,25 @@ def test_normalized_gaussian_matches_whole_image_blending(covered, sigma):
     np.testing.assert_array_equal(normalized_gaussian(img, weight, sigma), _normalized_gaussian_reference(img, weight, sigma))
 
 
+@pytest.mark.parametrize("covered", [0.02, 0.3, 1.0])
+@pytest.mark.parametrize("sigma", [2.0, 7.5, 40.0])
+def test_normalized_gaussian_needed_pixels_are_unchanged(covered, sigma):
+    """With ``needed``, the needed pixels keep their values (fine and pyramid versions); the rest stay finite."""
+    from calcidetect.filters import normalized_gaussian, normalized_gaussian_coarse
+
+    rng = np.random.default_rng(12)
+    img = rng.normal(size=(260, 300)).astype(np.float32)
+    weight = np.zeros(img.shape, np.float32)
+    weight[: int(round(covered * img.shape[0])), 60:] = 1.0
+    weight[200:203, 10:14] = 1.0  # a small island far from the rest
+    needed = weight > 0
+    for smooth in (normalized_gaussian, normalized_gaussian_coarse):
+        full = smooth(img, weight, sigma)
+        part = smooth(img, weight, sigma, needed=needed)
+        np.testing.assert_array_equal(part[needed], full[needed])
+        assert np.isfinite(part).all()
+
+
 @pytest.mark.parametrize("density", [0.0, 0.002, 0.05, 0.5])
 @pytest.mark.parametrize("radius", [1, 4, 9.5])
 def test_dilate_labels_matches_opencv(density, radius):

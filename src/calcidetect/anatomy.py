@@ -823,17 +823,25 @@ def soft_tissue_floor(
     already computed by the caller.
     """
     factor = max(1, int(_FLOOR_GRID_MM / spacing_mm))
+    # (the floor is read inside the body only)
     wide = region_opening(
-        image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True
+        image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True,
+        inside_only=True,
     )
     if body_depth_px is None:
         body_depth_px = _distance_to(body)
+    # the half-width (a local maximum of the depth, from averages and maxima of
+    # it) is at least the smallest depth: with that twice the widest narrow
+    # half-width (a body filling the film: no depth map at all), no narrow floor
+    if float(body_depth_px.min()) * spacing_mm >= 2.0 * (_NARROW_BODY_MM + 0.5 * _NARROW_BLEND_MM):
+        return wide
     halfwidth_mm = grey_dilate(body_depth_px, _HALFWIDTH_WINDOW_MM / spacing_mm, grid_factor=factor) * spacing_mm
     narrow_weight = np.clip((_NARROW_BODY_MM - halfwidth_mm) / _NARROW_BLEND_MM + 0.5, 0.0, 1.0)
     if not (narrow_weight > 0).any():
         return wide
     narrow = region_opening(
-        image, body, 0.5 * _NARROW_FLOOR_WIDTH_MM / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True
+        image, body, 0.5 * _NARROW_FLOOR_WIDTH_MM / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True,
+        inside_only=True,
     )
     return (narrow_weight * narrow + (1.0 - narrow_weight) * wide).astype(np.float32)
 

@@ -38,6 +38,9 @@ _MIN_SUPPORT = 0.05
 _FALLBACK_FACTOR = 3.0
 #: Number of fallback scales tried after the requested one.
 _FALLBACK_LEVELS = 3
+#: Cells of a coarse grid within this many cells of a needed pixel's cell
+#: are needed too: a linear enlargement reads the neighbouring cells.
+_NEEDED_REACH = 2
 #: Above this share of thinly supported pixels the fallback scales are
 #: blended over whole arrays instead of on gathered pixels (measured faster).
 _WHOLE_ARRAY_BLEND_SHARE = 0.25
@@ -80,7 +83,9 @@ def gaussian(image: np.ndarray, sigma_px: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
+def normalized_gaussian(
+    image: np.ndarray, weight: np.ndarray, sigma_px: float, *, needed: np.ndarray | None = None
+) -> np.ndarray:
     """Weighted Gaussian mean: ``G*(w x) / G*(w)``, filled where support is thin.
 
     Where the weight in reach of ``sigma_px`` is below a small fraction, the
@@ -96,6 +101,11 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
         Non-negative weights (0 = ignore the pixel), same shape.
     sigma_px : float
         Gaussian sigma in pixels of the finest scale.
+    needed : ndarray of bool, optional
+        The pixels whose values are wanted: only they are filled from the
+        coarser scales (the same values as without it); elsewhere the finest
+        scale's ratio is left as it is.  The coarser scales are not computed
+        at all when no needed pixel lacks support.
 
     Returns
     -------
@@ -117,6 +127,8 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
     # whole-array arithmetic once the missing pixels are a large share.
     flat_out = out.reshape(-1)
     missing = den < _MIN_SUPPORT  # bool image, or flat indices once few
+    if needed is not None:
+        missing &= needed
     support = den
     sigma = sigma_px
     for _ in range(_FALLBACK_LEVELS):
@@ -158,7 +170,12 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
 
 
 def normalized_gaussian_coarse(
-    image: np.ndarray, weight: np.ndarray, sigma_px: float, *, factor: int | None = None
+    image: np.ndarray,
+    weight: np.ndarray,
+    sigma_px: float,
+    *,
+    factor: int | None = None,
+    needed: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`normalized_gaussian` computed on the blur's pyramid level, enlarged once.
 
@@ -177,6 +194,10 @@ def normalized_gaussian_coarse(
     factor : int, optional
         Shrink factor of the grid; by default the pyramid level of
         :func:`gaussian` (1, i.e. no shrinking, for sigmas up to 8 px).
+    needed : ndarray of bool, optional
+        As for :func:`normalized_gaussian`: on the coarse grid the cells
+        that hold a needed pixel and their neighbours out to
+        ``_NEEDED_REACH`` cells (those the enlargement reads) are needed.
 
     Returns
     -------
@@ -194,13 +215,18 @@ def normalized_gaussian_coarse(
     if factor is None:
         factor = _pyramid_factor(sigma_px, img.shape)
     if factor <= 1:
-        return normalized_gaussian(img, w, sigma_px)
+        return normalized_gaussian(img, w, sigma_px, needed=needed)
     h, width = img.shape
     size = (max(1, width // factor), max(1, h // factor))
     small_w = cv2.resize(w, size, interpolation=cv2.INTER_AREA)
     small_num = cv2.resize(img * w, size, interpolation=cv2.INTER_AREA)
     small = np.divide(small_num, small_w, out=np.zeros_like(small_num), where=small_w > 0)
-    small = normalized_gaussian(small, small_w, sigma_px / factor)
+    small_needed = None
+    if needed is not None:
+        touched = cv2.resize(np.asarray(needed, np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        reach = np.ones((2 * _NEEDED_REACH + 1,) * 2, np.uint8)
+        small_needed = cv2.dilate(touched.view(np.uint8), reach).view(bool)
+    small = normalized_gaussian(small, small_w, sigma_px / factor, needed=small_needed)
     return cv2.resize(small, (width, h), interpolation=cv2.INTER_LINEAR)
 
 
