@@ -229,7 +229,8 @@ _OUTER_CORTEX_RISE_FRACTION = 0.6
 #: Distances are capped here (pixels) so "no skin in sight" stays finite.
 _FAR_PX = 1e4
 #: Distance maps that the bone stage only thresholds or averages (the ring
-#: around the bone mask, the depth of faint bands) use OpenCV's 5 x 5
+#: around the bone mask, the depth of faint bands, the body's half-width
+#: for the floor's blend when it is not the skin depth's map) use OpenCV's 5 x 5
 #: chamfer mask: within 2 % of the Euclidean distance, about four times
 #: cheaper than the exact transform.  Maps that reach the features (skin
 #: depth, joints) stay exact.
@@ -829,7 +830,8 @@ def soft_tissue_floor(
         inside_only=True,
     )
     if body_depth_px is None:
-        body_depth_px = _distance_to(body)
+        # only its local maximum over centimetres is used, to blend two floors
+        body_depth_px = _distance_to(body, _INTERNAL_DISTANCE_MASK)
     # the half-width (a local maximum of the depth, from averages and maxima of
     # it) is at least the smallest depth: with that twice the widest narrow
     # half-width (a body filling the film: no depth map at all), no narrow floor
