@@ -21,9 +21,11 @@ from .orderstats import median
 
 #: Label images with fewer labels than this are grouped by a 16-bit radix sort.
 _RADIX_MAX_LABELS = 2**16
-#: In :func:`label_moments`, labels of at least this many pixels get their
-#: moments from OpenCV on their bounding box instead of per-pixel sums.
-_CROP_MOMENTS_MIN_PIXELS = 4096
+#: In :func:`label_moments`, labels of at least this many pixels (bones,
+#: broad dense regions) get their moments from OpenCV on their bounding box
+#: instead of per-pixel sums; for smaller ones (foci) the box's band of rows
+#: costs more than their pixels do.
+_CROP_MOMENTS_MIN_PIXELS = 65536
 #: In :func:`label_median`, labels with at least this share of the labelled
 #: pixels are each selected by a mask instead of taking part in the sort.
 _MASKED_MEDIAN_SHARE = 0.125
