@@ -206,6 +206,28 @@ def test_a_cleft_between_two_bones_joined_in_the_mask_is_a_joint():
     assert mm[50, 130] > 5.0  # beside the upper shaft
 
 
+def test_joint_distance_at_the_foci_equals_the_distance_map():
+    from dataclasses import replace
+
+    from calcidetect.anatomy import find_joints, joint_distance_at, joint_gaps
+
+    bone = np.zeros((400, 200), bool)
+    bone[0:100, 80:120] = True
+    bone[106:206, 80:120] = True  # a joint gap at rows 100-106
+    bone[300:340, 20:60] = True  # a lone round bone
+    distance_map, joints, labels, orient = find_joints(bone, SPACING_MM, Config())
+    gap, joints2, labels2, orient2 = joint_gaps(bone, SPACING_MM, Config())
+    np.testing.assert_array_equal(joints, joints2)
+    np.testing.assert_array_equal(labels, labels2)
+    anatomy = _anatomy_for(bone.shape, np.zeros(bone.shape), bone, 1.0)
+    lazy = replace(anatomy, joint_distance_px=None, joint_gap=gap)
+    pixels = np.random.default_rng(0).choice(bone.size, 500, replace=False)
+    np.testing.assert_array_equal(joint_distance_at(lazy, pixels), distance_map.reshape(-1)[pixels])  # exact, float32
+    assert joint_distance_at(replace(anatomy, joint_distance_px=distance_map), pixels).dtype == np.float32
+    no_gap = replace(lazy, joint_gap=np.zeros(bone.shape, bool))
+    assert (joint_distance_at(no_gap, pixels) == find_joints(np.zeros(bone.shape, bool), SPACING_MM, Config())[0].max()).all()
+
+
 def test_round_bones_touching_over_a_wide_contact_are_split_one_piece_each():
     from calcidetect.anatomy import _split_at_necks, _split_at_summits
 

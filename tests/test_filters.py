@@ -49,6 +49,26 @@ def test_label_components_same_partition_as_ndimage(connectivity, structure):
     np.testing.assert_array_equal(ours > 0, mask)
 
 
+@pytest.mark.parametrize("connectivity, structure", [(4, None), (8, np.ones((3, 3), bool))])
+def test_sparse_and_empty_masks_are_labelled_on_their_box(connectivity, structure):
+    from calcidetect.filters import label_components, label_raster_order
+
+    rng = np.random.default_rng(11)
+    mask = np.zeros((300, 400), bool)
+    mask[40:90, 250:330] = rng.random((50, 80)) < 0.5  # specks in one corner of the film: labelled on their box
+    mask[0, 399] = mask[89, 250] = True  # one speck on the film's corner, one on the box's edge
+    theirs, m = ndi.label(mask, structure=structure)
+    ours, n = label_raster_order(mask, connectivity)
+    assert n == m and ours.shape == mask.shape and ours.dtype == np.int32
+    np.testing.assert_array_equal(ours, theirs)
+    grouped, k = label_components(mask, connectivity)
+    assert k == m and np.unique(np.stack([grouped[mask], theirs[mask]]), axis=1).shape[1] == m
+    np.testing.assert_array_equal(grouped > 0, mask)
+    for label in (label_components, label_raster_order):
+        empty, none = label(np.zeros((30, 40), bool), connectivity)
+        assert none == 0 and empty.shape == (30, 40) and empty.dtype == np.int32 and not empty.any()
+
+
 @pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("connectivity, structure", [(4, None), (8, np.ones((3, 3), bool))])
 @pytest.mark.parametrize("density", [0.3, 0.5, 0.6])
@@ -127,6 +147,25 @@ def test_normalized_gaussian_matches_whole_image_blending(covered, sigma):
     np.testing.assert_array_equal(normalized_gaussian(img, weight, sigma), _normalized_gaussian_reference(img, weight, sigma))
 
 
+@pytest.mark.parametrize("covered", [0.02, 0.3, 1.0])
+@pytest.mark.parametrize("sigma", [2.0, 7.5, 40.0])
+def test_normalized_gaussian_needed_pixels_are_unchanged(covered, sigma):
+    """With ``needed``, the needed pixels keep their values (fine and pyramid versions); the rest stay finite."""
+    from calcidetect.filters import normalized_gaussian, normalized_gaussian_coarse
+
+    rng = np.random.default_rng(12)
+    img = rng.normal(size=(260, 300)).astype(np.float32)
+    weight = np.zeros(img.shape, np.float32)
+    weight[: int(round(covered * img.shape[0])), 60:] = 1.0
+    weight[200:203, 10:14] = 1.0  # a small island far from the rest
+    needed = weight > 0
+    for smooth in (normalized_gaussian, normalized_gaussian_coarse):
+        full = smooth(img, weight, sigma)
+        part = smooth(img, weight, sigma, needed=needed)
+        np.testing.assert_array_equal(part[needed], full[needed])
+        assert np.isfinite(part).all()
+
+
 @pytest.mark.parametrize("density", [0.0, 0.002, 0.05, 0.5])
 @pytest.mark.parametrize("radius", [1, 4, 9.5])
 def test_dilate_labels_matches_opencv(density, radius):
@@ -164,6 +203,12 @@ def test_farther_than_matches_thresholded_distance_transform(radius):
         padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)  # the border is not outside
         dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
         np.testing.assert_array_equal(farther_than(inside, radius), dist > radius)
+        # asked about a few pixels only (one blob near a corner, one inside): the same answers there, False elsewhere
+        only = np.zeros(inside.shape, bool)
+        only[2:30, 140:168] = rng.random((28, 28)) < 0.3
+        only[70:75, 80:90] = True
+        np.testing.assert_array_equal(farther_than(inside, radius, only=only), (dist > radius) & only)
+        assert not farther_than(inside, radius, only=np.zeros(inside.shape, bool)).any()
 
 
 @pytest.mark.parametrize("radius", [0.5, 1.0, 2.0, 7.5, 12.0, 30.0])

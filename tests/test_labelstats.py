@@ -54,6 +54,30 @@ def test_moments_match_regionprops(seed):
     np.testing.assert_allclose(ours["orientation"][elongated], props["orientation"][elongated], atol=1e-9)
 
 
+def test_moments_of_large_labels_match_regionprops(monkeypatch):
+    """Labels above the crop threshold (OpenCV moments on their box) agree with regionprops and the per-pixel sums."""
+    import calcidetect.labelstats as ls
+
+    rng = np.random.default_rng(7)
+    yy, xx = np.mgrid[:200, :240]
+    labels = np.zeros((200, 240), np.int32)
+    labels[(yy - 60) ** 2 / 40.0**2 + (xx - 70) ** 2 / 25.0**2 <= 1] = 1  # an ellipse
+    labels[150:190, 10:230] = 2  # a bar (a tie-free orientation)
+    labels[(yy - 60) ** 2 + (xx - 180) ** 2 <= 30**2] = 3  # a disk: a == c exactly, the tie rule decides
+    labels[(rng.random(labels.shape) < 0.02) & (labels == 0)] = 4  # scattered pixels: a small label
+    props = regionprops_table(labels, properties=("area", "centroid", "axis_major_length", "axis_minor_length", "orientation"))
+    monkeypatch.setattr(ls, "_CROP_MOMENTS_MIN_PIXELS", 500)  # labels 1-3 on crops, 4 per pixel
+    ours = label_moments(labels, 4)
+    monkeypatch.setattr(ls, "_CROP_MOMENTS_MIN_PIXELS", 10**9)  # every label per pixel
+    sums = label_moments(labels, 4)
+    for key, theirs in [("area", "area"), ("centroid_r", "centroid-0"), ("centroid_c", "centroid-1"),
+                        ("axis_major_length", "axis_major_length"), ("axis_minor_length", "axis_minor_length")]:
+        np.testing.assert_allclose(ours[key], props[theirs], rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(ours[key], sums[key], rtol=1e-12, atol=0)
+    np.testing.assert_allclose(ours["orientation"][:2], props["orientation"][:2], atol=1e-9)
+    assert ours["orientation"][2] == sums["orientation"][2] == -np.pi / 4  # the disk's tie: the same rule both ways
+
+
 def test_solidity_matches_regionprops_for_chosen_labels():
     labels, n, _ = _random_labels(4, fill=0.6)
     which = np.arange(n) % 3 == 0

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 from scipy import ndimage as ndi
+from scipy.spatial import cKDTree
 from skimage.filters import threshold_otsu
 from skimage.morphology import h_maxima
 from skimage.segmentation import watershed
@@ -34,7 +35,7 @@ from .filters import (
 from .labelstats import label_max, label_mean, label_median, label_min, label_moments, label_solidity
 from .orderstats import median, percentile
 
-__all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints"]
+__all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints", "joint_gaps", "joint_distance_at"]
 
 #: Fraction of the image's intensity range within which a pixel counts as
 #: saturated (collimation / unexposed film).
@@ -227,6 +228,13 @@ _OUTER_CORTEX_RISE_FRACTION = 0.6
 
 #: Distances are capped here (pixels) so "no skin in sight" stays finite.
 _FAR_PX = 1e4
+#: Distance maps that the bone stage only thresholds or averages (the ring
+#: around the bone mask, the depth of faint bands, the body's half-width
+#: for the floor's blend when it is not the skin depth's map) use OpenCV's 5 x 5
+#: chamfer mask: within 2 % of the Euclidean distance, about four times
+#: cheaper than the exact transform.  Maps that reach the features (skin
+#: depth, joints) stay exact.
+_INTERNAL_DISTANCE_MASK = cv2.DIST_MASK_5
 
 
 @dataclass
@@ -248,8 +256,11 @@ class Anatomy:
         Connected bones (0 = none).
     bone_orientation : ndarray of float
         Orientation (radians, skimage convention) of each bone label; index 0 unused.
-    joint_distance_px : ndarray of float32
-        Distance to the nearest joint gap (inf-like large values where none).
+    joint_distance_px : ndarray of float32 or None
+        Distance to the nearest joint gap (inf-like large values where none);
+        None when it was not computed (:func:`find_anatomy`): then
+        :func:`joint_distance_at` reads it off ``joint_gap`` where it is
+        needed (the foci only).
     joints_rc : ndarray, shape (n, 2)
         Joint gap centres (working grid).
     skin_depth_px : ndarray of float32
@@ -264,6 +275,9 @@ class Anatomy:
     bone_threshold : float
         The excess above which tissue counted as dense at the bone stage
         (``inf`` when no bone was looked for or none stands out).
+    joint_gap : ndarray of bool or None
+        The joint-gap pixels (:func:`find_joints`' cues), when
+        ``joint_distance_px`` is None.
     """
 
     valid: np.ndarray
@@ -272,13 +286,14 @@ class Anatomy:
     bone: np.ndarray
     bone_labels: np.ndarray
     bone_orientation: np.ndarray
-    joint_distance_px: np.ndarray
+    joint_distance_px: np.ndarray | None
     joints_rc: np.ndarray
     skin_depth_px: np.ndarray
     field_edge_px: np.ndarray
     noise: float
     dense_excess: np.ndarray
     bone_threshold: float
+    joint_gap: np.ndarray | None = None
 
 
 def _edge_labels(labels: np.ndarray, outside: np.ndarray | None) -> np.ndarray:
@@ -441,9 +456,14 @@ def _air_level(
         edge[labels[field_edge]] = True
         edge[0] = False
         # the air's level is read away from the skin's soft transition
-        air = edge[labels] & farther_than(~(valid & ~low), _AIR_CLEARANCE_MM / spacing_mm)
+        # (air lies within the edge components: too few of those, too little air)
+        at_edge = edge[labels]
         tissue = valid & ~low
-        if air.sum() < _MIN_CLASS_FRACTION * valid.sum() or tissue.sum() < _MIN_CLASS_FRACTION * valid.sum():
+        min_px = _MIN_CLASS_FRACTION * valid.sum()
+        if at_edge.sum() < min_px or tissue.sum() < min_px:
+            continue
+        air = farther_than(~tissue, _AIR_CLEARANCE_MM / spacing_mm, only=at_edge)
+        if air.sum() < min_px:
             continue
         # a collimator's penumbra ramp is no guide to the air's level
         reference = air & outside_penumbra
@@ -804,17 +824,26 @@ def soft_tissue_floor(
     already computed by the caller.
     """
     factor = max(1, int(_FLOOR_GRID_MM / spacing_mm))
+    # (the floor is read inside the body only)
     wide = region_opening(
-        image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True
+        image, body, 0.5 * max_bone_width_mm / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True,
+        inside_only=True,
     )
     if body_depth_px is None:
-        body_depth_px = _distance_to(body)
+        # only its local maximum over centimetres is used, to blend two floors
+        body_depth_px = _distance_to(body, _INTERNAL_DISTANCE_MASK)
+    # the half-width (a local maximum of the depth, from averages and maxima of
+    # it) is at least the smallest depth: with that twice the widest narrow
+    # half-width (a body filling the film: no depth map at all), no narrow floor
+    if float(body_depth_px.min()) * spacing_mm >= 2.0 * (_NARROW_BODY_MM + 0.5 * _NARROW_BLEND_MM):
+        return wide
     halfwidth_mm = grey_dilate(body_depth_px, _HALFWIDTH_WINDOW_MM / spacing_mm, grid_factor=factor) * spacing_mm
     narrow_weight = np.clip((_NARROW_BODY_MM - halfwidth_mm) / _NARROW_BLEND_MM + 0.5, 0.0, 1.0)
     if not (narrow_weight > 0).any():
         return wide
     narrow = region_opening(
-        image, body, 0.5 * _NARROW_FLOOR_WIDTH_MM / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True
+        image, body, 0.5 * _NARROW_FLOOR_WIDTH_MM / spacing_mm, grid_factor=factor, smooth=True, smooth_only_lowers=True,
+        inside_only=True,
     )
     return (narrow_weight * narrow + (1.0 - narrow_weight) * wide).astype(np.float32)
 
@@ -1098,7 +1127,7 @@ def _outer_cortex_band(
     can fall off).  See ``_OUTER_CORTEX_MIN_MM``.
     """
     reach = _OUTER_CORTEX_MAX_MM / spacing_mm
-    d_bone = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    d_bone = cv2.distanceTransform((~bone).astype(np.uint8), cv2.DIST_L2, _INTERNAL_DISTANCE_MASK)
     ring = (d_bone > 0) & (d_bone <= reach) & inner
     border = int(np.ceil(border_mm / spacing_mm))
     if border:
@@ -1428,7 +1457,7 @@ def _faint_bands(
     )
     if not shaped.any():  # the tests below (a distance transform) cannot keep anything
         return np.zeros(region.shape, bool)
-    region_depth_px = _distance_to(region)
+    region_depth_px = _distance_to(region, _INTERNAL_DISTANCE_MASK)
     depth = label_mean(region_depth_px, labels, n) * spacing_mm
     inner = region_depth_px > _LEVEL_SKIN_CLEARANCE_MM / spacing_mm
     stepped = _steep_outline_fraction(labels, n, smooth, grad_per_mm, inner, threshold) >= _BONE_MIN_STEEP_OUTLINE
@@ -1487,8 +1516,13 @@ def _ring_means(
             slice(max(cs.start - 2 * reach, 0), min(cs.stop + 2 * reach, w)),
         )
         crop = labels[box]
-        grown = grey_morphology(crop.astype(np.float32), reach, "dilate").astype(np.int32)
-        ring = (grown == i + 1) & (crop == 0) & region[box]
+        # the grey dilation gives i + 1 where label i + 1 is within reach and
+        # no larger label is: two binary dilations (uint8, several times
+        # cheaper than one of the float label image), the same pixels
+        ring = dilate(crop == i + 1, reach) & (crop == 0) & region[box]
+        larger = crop > i + 1
+        if larger.any():
+            ring &= ~dilate(larger, reach)
         if ring.any():
             # sequential float64 sum in raster order, as scipy.ndimage.mean
             total = np.bincount(np.zeros(int(ring.sum()), np.intp), weights=values[box][ring])[0]
@@ -1510,6 +1544,22 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
     Returns
     -------
     joint_distance_px, joints_rc, bone_labels, bone_orientation
+    """
+    gap, joints_rc, bone_labels, orient = joint_gaps(bone, spacing_mm, cfg)
+    if not gap.any():
+        return np.full(bone.shape, _FAR_PX, np.float32), joints_rc, bone_labels, orient
+    joint_distance = cv2.distanceTransform((~gap).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+    return joint_distance.astype(np.float32), joints_rc, bone_labels, orient
+
+
+def joint_gaps(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`find_joints` without the distance map: the gap pixels instead.
+
+    Returns
+    -------
+    gap : ndarray of bool
+    joints_rc, bone_labels, bone_orientation
+        As :func:`find_joints`.
     """
     bone_labels, n = label_raster_order(bone)
     moments = label_moments(bone_labels, n) if n else None
@@ -1536,10 +1586,35 @@ def find_joints(bone: np.ndarray, spacing_mm: float, cfg: Config) -> tuple[np.nd
         # joint is missing from the mask (an acetabulum on a faint pelvis)
         gap |= _bone_ends(bone_labels, n, moments, spacing_mm)
     if not gap.any():
-        return np.full(bone.shape, _FAR_PX, np.float32), np.zeros((0, 2)), bone_labels.astype(np.int32), orient
-    joint_distance = cv2.distanceTransform((~gap).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        return gap, np.zeros((0, 2)), bone_labels.astype(np.int32), orient
     glabels, m = label_raster_order(dilate(gap, 1.0 / spacing_mm))
-    return joint_distance.astype(np.float32), _gap_centres(gap, glabels, m), bone_labels.astype(np.int32), orient
+    return gap, _gap_centres(gap, glabels, m), bone_labels.astype(np.int32), orient
+
+
+def joint_distance_at(anatomy: Anatomy, flat_index: np.ndarray) -> np.ndarray:
+    """``anatomy.joint_distance_px`` at the given pixels (flat indices into the working grid).
+
+    When the map was not computed (``joint_distance_px`` is None), the
+    distances are those to the nearest ``joint_gap`` pixel, from a k-d tree
+    of the gap pixels: the exact Euclidean distance in float32, which is
+    the map's value (OpenCV's ``DIST_MASK_PRECISE``; that transform is one
+    float32 step off at some distances of hundreds of pixels), and
+    ``_FAR_PX`` everywhere when there is no gap.  Only the pixels asked
+    about cost anything.
+
+    Returns
+    -------
+    ndarray of float32, shape of ``flat_index``
+    """
+    if anatomy.joint_distance_px is not None:
+        return anatomy.joint_distance_px.reshape(-1)[flat_index]
+    gap = anatomy.joint_gap
+    if gap is None or flat_index.size == 0 or not gap.any():
+        return np.full(flat_index.shape, _FAR_PX, np.float32)
+    w = gap.shape[1]
+    tree = cKDTree(np.stack(np.divmod(np.flatnonzero(gap), w), axis=1))
+    distance, _ = tree.query(np.stack(np.divmod(flat_index, w), axis=1))
+    return distance.astype(np.float32)
 
 
 def _gap_centres(gap: np.ndarray, labels: np.ndarray, n: int) -> np.ndarray:
@@ -1624,15 +1699,16 @@ def _at_least_from_edge(inside: np.ndarray, radius_px: float) -> np.ndarray:
     return farther_than(inside, float(np.nextafter(threshold, np.float32(0.0))))
 
 
-def _distance_to(inside: np.ndarray) -> np.ndarray:
+def _distance_to(inside: np.ndarray, mask_size: int = cv2.DIST_MASK_PRECISE) -> np.ndarray:
     """Distance (px) of each True pixel to the nearest False one; far if none.
 
     The image border is not a False pixel (the mask is padded with True).
+    ``mask_size`` is OpenCV's: exact (the default) or a chamfer mask.
     """
     if inside.all():
         return np.full(inside.shape, _FAR_PX, np.float32)
     padded = np.pad(inside, 1, constant_values=True).astype(np.uint8)
-    dist = cv2.distanceTransform(padded, cv2.DIST_L2, cv2.DIST_MASK_PRECISE)[1:-1, 1:-1]
+    dist = cv2.distanceTransform(padded, cv2.DIST_L2, mask_size)[1:-1, 1:-1]
     return np.minimum(dist, np.float32(_FAR_PX))  # float32, contiguous
 
 
@@ -1722,7 +1798,8 @@ def find_anatomy(
     metal = find_metal(image, excess, body, bone & ~saturated, spacing_mm, cfg)
     bone &= ~metal
     metal |= saturated
-    joint_distance, joints, bone_labels, orient = find_joints(bone, spacing_mm, cfg)
+    # the distance to the joints is read off the gaps at the foci only (joint_distance_at)
+    gap, joints, bone_labels, orient = joint_gaps(bone, spacing_mm, cfg)
     anatomy = Anatomy(
         valid=valid,
         body=body,
@@ -1730,12 +1807,13 @@ def find_anatomy(
         bone=bone,
         bone_labels=bone_labels,
         bone_orientation=orient,
-        joint_distance_px=joint_distance,
+        joint_distance_px=None,
         joints_rc=joints,
         skin_depth_px=skin_depth(body, valid, skin_distance_px),
         field_edge_px=field_edge_px,
         noise=noise,
         dense_excess=excess,
         bone_threshold=float(bone_threshold),
+        joint_gap=gap,
     )
     return anatomy

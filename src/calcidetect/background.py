@@ -17,6 +17,12 @@ __all__ = ["region_opening", "region_line_opening", "noise_sigma", "local_noise_
 
 #: Median absolute deviation of a normal distribution, in sigmas.
 MAD_TO_SIGMA = 1.4826
+#: A linear enlargement of a coarse grid reads the cells within this many
+#: cells of a pixel's own cell (see :func:`_cells_read`).
+_CELLS_READ_REACH = 2
+#: Region openings run on the image quantized to this many steps (16 bits)
+#: over the region's range (see :func:`_open_within`).
+_OPENING_LEVELS = 65535
 
 
 def robust_sigma(values: np.ndarray) -> float:
@@ -51,7 +57,13 @@ def noise_sigma(image: np.ndarray, region: np.ndarray, scale_px: float) -> float
 
 
 def local_noise_sigma(
-    response: np.ndarray, region: np.ndarray, global_sigma: float, sigma_px: float, *, coarse: bool = True
+    response: np.ndarray,
+    region: np.ndarray,
+    global_sigma: float,
+    sigma_px: float,
+    *,
+    coarse: bool = True,
+    inside_only: bool = False,
 ) -> np.ndarray:
     """A smooth map of the noise sigma of ``response`` (e.g. a filtered residual).
 
@@ -59,24 +71,34 @@ def local_noise_sigma(
     with values beyond 3 global sigmas clipped so that foci do not inflate it;
     floored at half the global sigma.  With ``coarse`` (the default) the map,
     smooth over ``sigma_px`` anyway, is computed on its pyramid level; without
-    it at full resolution (exact near the image border).
+    it at full resolution (exact near the image border).  With
+    ``inside_only`` the map is wanted inside ``region`` only: it is the same
+    there, and outside it is not filled from wider windows
+    (:func:`~calcidetect.filters.normalized_gaussian`'s ``needed``).
     """
     squared = np.clip(response, -3 * global_sigma, 3 * global_sigma)
     np.multiply(squared, squared, out=squared)
     weight = region.astype(np.float32)
     smooth_mean = normalized_gaussian_coarse if coarse else normalized_gaussian
-    rms = np.sqrt(smooth_mean(squared, weight, sigma_px))
+    rms = np.sqrt(smooth_mean(squared, weight, sigma_px, needed=region if inside_only else None))
     return np.maximum(rms, 0.5 * global_sigma, out=rms).astype(np.float32, copy=False)
 
 
 def local_significance(
-    response: np.ndarray, region: np.ndarray, step: int, window_px: float, *, coarse: bool = True
+    response: np.ndarray,
+    region: np.ndarray,
+    step: int,
+    window_px: float,
+    *,
+    coarse: bool = True,
+    inside_only: bool = False,
 ) -> np.ndarray:
     """``response`` in units of its own local noise, centred on its median inside ``region``.
 
     The median and a global sigma are read from every ``step``-th pixel of
     ``region``; the local sigma is :func:`local_noise_sigma` over a Gaussian
-    window of ``window_px`` (``coarse`` as there).
+    window of ``window_px`` (``coarse`` and ``inside_only`` as there: with
+    ``inside_only`` the values outside ``region`` are not meaningful).
 
     Returns
     -------
@@ -85,7 +107,7 @@ def local_significance(
     values = response[region][::step]
     centre = float(median(values)) if values.size else 0.0
     shifted = response - centre
-    local = local_noise_sigma(shifted, region, robust_sigma(values), window_px, coarse=coarse)
+    local = local_noise_sigma(shifted, region, robust_sigma(values), window_px, coarse=coarse, inside_only=inside_only)
     return np.divide(shifted, local, out=shifted).astype(np.float32, copy=False)
 
 
@@ -106,11 +128,36 @@ def _open_within(image: np.ndarray, region: np.ndarray, erode, dilate) -> np.nda
 
     Outside pixels are set to the region's maximum for the erosion and to its
     minimum for the dilation, so air beside a finger does not pull its floor
-    down (``region`` must not be empty).
+    down (``region`` must not be empty).  The opening runs on the image
+    quantized to ``_OPENING_LEVELS`` steps over the region's range (OpenCV's
+    16-bit morphology is about twice as fast as its float one); the result
+    is within half a step of the float opening, far below any noise.
     """
     hi, lo = float(image[region].max()), float(image[region].min())
-    eroded = erode(np.where(region, image, hi).astype(np.float32, copy=False))
-    return dilate(np.where(region, eroded, lo).astype(np.float32, copy=False))
+    if not hi > lo:  # a flat region opens to itself
+        return np.full(image.shape, lo, np.float32)
+    scale = _OPENING_LEVELS / (hi - lo)
+    # outside pixels: hi (the top level) for the erosion, lo (level 0) for the dilation
+    levels = np.where(region, image, hi).astype(np.float32, copy=False)
+    quantized = np.empty(image.shape, np.uint16)
+    cv2.normalize(levels, quantized, 0, _OPENING_LEVELS, cv2.NORM_MINMAX, cv2.CV_16U)
+    eroded = erode(quantized)
+    eroded[~region] = 0
+    opened = dilate(eroded).astype(np.float32)
+    return (opened * np.float32(1.0 / scale) + np.float32(lo)).astype(np.float32, copy=False)
+
+
+def _cells_read(region: np.ndarray, shape: tuple[int, int], grid_factor: int) -> np.ndarray:
+    """Cells of a grid of ``shape`` (``grid_factor`` times coarser) whose values a linear enlargement reads for ``region``.
+
+    The cells holding a pixel of ``region`` and their neighbours out to
+    ``_CELLS_READ_REACH`` cells; on the full grid (factor 1), ``region`` itself.
+    """
+    if grid_factor <= 1:
+        return region
+    touched = cv2.resize(region.astype(np.float32), shape[::-1], interpolation=cv2.INTER_AREA) > 0
+    reach = np.ones((2 * _CELLS_READ_REACH + 1,) * 2, np.uint8)
+    return cv2.dilate(touched.view(np.uint8), reach).view(bool)
 
 
 def region_opening(
@@ -122,6 +169,7 @@ def region_opening(
     smooth: bool = False,
     smooth_only_lowers: bool = False,
     smooth_grid_factor: int = 1,
+    inside_only: bool = False,
 ) -> np.ndarray:
     """Grey opening by a disk, restricted to ``region`` (the body).
 
@@ -149,6 +197,11 @@ def region_opening(
         Do that smoothing on a grid this many times coarser than the
         opening's (:func:`~calcidetect.filters.normalized_gaussian_coarse`);
         the smoothing is wide, so little is lost.
+    inside_only : bool
+        The floor is wanted inside ``region`` only: the smoothing is the
+        same there (and in the cells the enlargement reads), and is not
+        filled from wider scales elsewhere
+        (:func:`~calcidetect.filters.normalized_gaussian`'s ``needed``).
 
     Returns
     -------
@@ -165,8 +218,9 @@ def region_opening(
         lambda x: grey_morphology(x, radius, "dilate", cv2.BORDER_REPLICATE),
     )
     if smooth:
+        needed = _cells_read(region, small.shape, grid_factor) if inside_only else None
         smoothed = normalized_gaussian_coarse(
-            floor, small_region.astype(np.float32), 0.5 * radius, factor=smooth_grid_factor
+            floor, small_region.astype(np.float32), 0.5 * radius, factor=smooth_grid_factor, needed=needed
         )
         # on the steep slope at the skin a smoothed floor leans on the deeper,
         # higher values and rises above the opening

@@ -12,7 +12,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from scipy.spatial import cKDTree
 
-from .anatomy import Anatomy
+from .anatomy import Anatomy, joint_distance_at
 from .config import Config
 from .labelstats import label_max, label_mean, label_min, label_moments, label_solidity
 from .orderstats import percentile
@@ -93,6 +93,32 @@ def _nearest_bone(
     return dist[1:], near_r, near_c
 
 
+def _joint_distance(anatomy: Anatomy, labels: np.ndarray, n: int, slices: list) -> np.ndarray:
+    """Per focus (1..n): the smallest ``anatomy.joint_distance_px`` over its pixels.
+
+    Without a map (:func:`~calcidetect.anatomy.joint_distance_at` reads it
+    off the gaps), only the pixels that can hold the minimum are asked
+    about, on each focus's bounding box (``slices``): its outline (from any
+    other pixel a step towards the nearest gap pixel stays in the focus and
+    comes closer) and its gap pixels (distance 0).
+    """
+    if anatomy.joint_distance_px is not None:
+        return label_min(anatomy.joint_distance_px, labels, n)
+    w = labels.shape[1]
+    square = np.ones((3, 3), np.uint8)
+    asked = []
+    for i, (rs, cs) in enumerate(slices):
+        own = (labels[rs, cs] == i + 1).view(np.uint8)
+        ask = own > cv2.erode(own, square, borderType=cv2.BORDER_CONSTANT, borderValue=0)
+        if anatomy.joint_gap is not None:
+            ask |= anatomy.joint_gap[rs, cs] & own.view(bool)
+        r, c = np.nonzero(ask)
+        asked.append((r + rs.start) * w + (c + cs.start))
+    where = np.concatenate(asked)
+    lab = np.repeat(np.arange(1, n + 1), [a.size for a in asked])
+    return label_min(joint_distance_at(anatomy, where), lab, n)
+
+
 def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Config) -> dict[str, np.ndarray]:
     """Measure every focus of ``seg.labels``.
 
@@ -147,7 +173,7 @@ def measure_foci(seg: Segmentation, anatomy: Anatomy, spacing_mm: float, cfg: Co
     else:
         dist_bone = np.full(n, _FAR_MM)
         angle = np.full(n, 90.0)
-    dist_joint = np.minimum(np.asarray(label_min(anatomy.joint_distance_px, labels, n), float) * spacing_mm, _FAR_MM)
+    dist_joint = np.minimum(np.asarray(_joint_distance(anatomy, labels, n, slices), float) * spacing_mm, _FAR_MM)
     # no skin in view (a thigh filling the film): "far", like the other distances
     skin = np.minimum(label_mean(anatomy.skin_depth_px, labels, n) * spacing_mm, _FAR_MM)
 

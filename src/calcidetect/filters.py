@@ -38,6 +38,9 @@ _MIN_SUPPORT = 0.05
 _FALLBACK_FACTOR = 3.0
 #: Number of fallback scales tried after the requested one.
 _FALLBACK_LEVELS = 3
+#: Cells of a coarse grid within this many cells of a needed pixel's cell
+#: are needed too: a linear enlargement reads the neighbouring cells.
+_NEEDED_REACH = 2
 #: Above this share of thinly supported pixels the fallback scales are
 #: blended over whole arrays instead of on gathered pixels (measured faster).
 _WHOLE_ARRAY_BLEND_SHARE = 0.25
@@ -48,6 +51,9 @@ _CHAMFER_STRAIGHT_STEP = 0.955
 _CASCADE_FROM_RADIUS_PX = 8
 #: Rows per band of a float image's cascade (its working set stays in cache).
 _BAND_ROWS = 256
+#: A mask is labelled on its bounding box when the box is at most this share
+#: of the image (see :func:`_label_on_box`).
+_LABEL_BOX_MAX_SHARE = 0.5
 
 
 def _pyramid_factor(sigma_px: float, shape: tuple[int, ...]) -> int:
@@ -77,7 +83,9 @@ def gaussian(image: np.ndarray, sigma_px: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) -> np.ndarray:
+def normalized_gaussian(
+    image: np.ndarray, weight: np.ndarray, sigma_px: float, *, needed: np.ndarray | None = None
+) -> np.ndarray:
     """Weighted Gaussian mean: ``G*(w x) / G*(w)``, filled where support is thin.
 
     Where the weight in reach of ``sigma_px`` is below a small fraction, the
@@ -93,6 +101,11 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
         Non-negative weights (0 = ignore the pixel), same shape.
     sigma_px : float
         Gaussian sigma in pixels of the finest scale.
+    needed : ndarray of bool, optional
+        The pixels whose values are wanted: only they are filled from the
+        coarser scales (the same values as without it); elsewhere the finest
+        scale's ratio is left as it is.  The coarser scales are not computed
+        at all when no needed pixel lacks support.
 
     Returns
     -------
@@ -114,6 +127,8 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
     # whole-array arithmetic once the missing pixels are a large share.
     flat_out = out.reshape(-1)
     missing = den < _MIN_SUPPORT  # bool image, or flat indices once few
+    if needed is not None:
+        missing &= needed
     support = den
     sigma = sigma_px
     for _ in range(_FALLBACK_LEVELS):
@@ -155,7 +170,12 @@ def normalized_gaussian(image: np.ndarray, weight: np.ndarray, sigma_px: float) 
 
 
 def normalized_gaussian_coarse(
-    image: np.ndarray, weight: np.ndarray, sigma_px: float, *, factor: int | None = None
+    image: np.ndarray,
+    weight: np.ndarray,
+    sigma_px: float,
+    *,
+    factor: int | None = None,
+    needed: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`normalized_gaussian` computed on the blur's pyramid level, enlarged once.
 
@@ -174,6 +194,10 @@ def normalized_gaussian_coarse(
     factor : int, optional
         Shrink factor of the grid; by default the pyramid level of
         :func:`gaussian` (1, i.e. no shrinking, for sigmas up to 8 px).
+    needed : ndarray of bool, optional
+        As for :func:`normalized_gaussian`: on the coarse grid the cells
+        that hold a needed pixel and their neighbours out to
+        ``_NEEDED_REACH`` cells (those the enlargement reads) are needed.
 
     Returns
     -------
@@ -191,13 +215,18 @@ def normalized_gaussian_coarse(
     if factor is None:
         factor = _pyramid_factor(sigma_px, img.shape)
     if factor <= 1:
-        return normalized_gaussian(img, w, sigma_px)
+        return normalized_gaussian(img, w, sigma_px, needed=needed)
     h, width = img.shape
     size = (max(1, width // factor), max(1, h // factor))
     small_w = cv2.resize(w, size, interpolation=cv2.INTER_AREA)
     small_num = cv2.resize(img * w, size, interpolation=cv2.INTER_AREA)
     small = np.divide(small_num, small_w, out=np.zeros_like(small_num), where=small_w > 0)
-    small = normalized_gaussian(small, small_w, sigma_px / factor)
+    small_needed = None
+    if needed is not None:
+        touched = cv2.resize(np.asarray(needed, np.float32), size, interpolation=cv2.INTER_AREA) > 0
+        reach = np.ones((2 * _NEEDED_REACH + 1,) * 2, np.uint8)
+        small_needed = cv2.dilate(touched.view(np.uint8), reach).view(bool)
+    small = normalized_gaussian(small, small_w, sigma_px / factor, needed=small_needed)
     return cv2.resize(small, (width, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -273,7 +302,7 @@ def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: i
 def _morphology_by_kernel(image: np.ndarray, kernel: np.ndarray, op: str, border_type: int) -> np.ndarray:
     """Erosion or dilation by a symmetric disk-like kernel (see :func:`grey_morphology`).
 
-    A float image taller than two bands of ``_BAND_ROWS`` runs band by band
+    A float or 16-bit image taller than two bands of ``_BAND_ROWS`` runs band by band
     (each with the kernel's reach of rows above and below), so the cascade's
     many passes stay in cache: the same result (a window that reaches no
     band edge is not clipped by it), about twice as fast.
@@ -281,7 +310,7 @@ def _morphology_by_kernel(image: np.ndarray, kernel: np.ndarray, op: str, border
     func = {"erode": cv2.erode, "dilate": cv2.dilate}[op]
     if kernel.shape[0] // 2 < _CASCADE_FROM_RADIUS_PX:
         return func(image, kernel, borderType=border_type)
-    if image.dtype.itemsize >= 4 and image.shape[0] > 2 * _BAND_ROWS:
+    if image.dtype.itemsize >= 2 and image.shape[0] > 2 * _BAND_ROWS:
         return _in_row_bands(image, kernel, op, border_type)
     return _cascade(image, kernel, op, border_type)
 
@@ -367,7 +396,7 @@ def dilate_labels(labels: np.ndarray, radius_px: float) -> np.ndarray:
     return out
 
 
-def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
+def farther_than(inside: np.ndarray, radius_px: float, *, only: np.ndarray | None = None) -> np.ndarray:
     """Pixels of ``inside`` whose nearest outside pixel is farther than ``radius_px`` (Euclidean).
 
     The same mask as thresholding OpenCV's exact distance transform
@@ -381,6 +410,11 @@ def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
     ----------
     inside : ndarray of bool
     radius_px : float
+    only : ndarray of bool, optional
+        The pixels whose answer is wanted: the erosion runs on their
+        bounding box grown by the disk's reach (each of their disks lies in
+        it or meets the image border, as on the whole image); the result is
+        False elsewhere.
 
     Returns
     -------
@@ -392,6 +426,9 @@ def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
     >>> m = np.ones((7, 9), bool); m[3, 0] = False
     >>> farther_than(m, 2.0)[3].astype(int)
     array([0, 0, 0, 1, 1, 1, 1, 1, 1])
+    >>> wanted = np.zeros((7, 9), bool); wanted[3, 6:] = True
+    >>> farther_than(m, 2.0, only=wanted)[3].astype(int)
+    array([0, 0, 0, 0, 0, 0, 1, 1, 1])
     """
     reach = int(np.floor(radius_px)) + 1
     point = np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)
@@ -399,8 +436,27 @@ def farther_than(inside: np.ndarray, radius_px: float) -> np.ndarray:
     kernel = (cv2.distanceTransform(point, cv2.DIST_L2, cv2.DIST_MASK_PRECISE) <= radius_px).astype(np.uint8)
     rows = np.flatnonzero(kernel.any(axis=1))
     kernel = kernel[rows[0] : rows[-1] + 1, rows[0] : rows[-1] + 1]  # symmetric: the same span both ways
+    if only is not None:
+        box = _grown_box(only, kernel.shape[0] // 2)
+        out = np.zeros(inside.shape, bool)
+        if box is not None:
+            out[box] = farther_than(inside[box], radius_px) & only[box]
+        return out
     eroded = _morphology_by_kernel(np.ascontiguousarray(inside, bool).view(np.uint8), kernel, "erode", cv2.BORDER_CONSTANT)
     return eroded.astype(bool)
+
+
+def _grown_box(mask: np.ndarray, reach: int) -> tuple[slice, slice] | None:
+    """Bounding box of ``mask`` grown by ``reach`` pixels on every side (clipped to the image); None if empty."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask[rows[0] : rows[-1] + 1].any(axis=0))
+    h, w = mask.shape
+    return (
+        slice(max(int(rows[0]) - reach, 0), min(int(rows[-1]) + 1 + reach, h)),
+        slice(max(int(cols[0]) - reach, 0), min(int(cols[-1]) + 1 + reach, w)),
+    )
 
 
 def within_chamfer_distance(mask: np.ndarray, radius_px: float) -> np.ndarray:
@@ -494,6 +550,31 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     return ~outside[labels] | np.asarray(mask, bool)
 
 
+def _label_on_box(mask: np.ndarray, label) -> tuple[np.ndarray, int]:
+    """``label(uint8 mask) -> (count, labels)`` run on the mask's bounding box only, as ``(labels, n)``.
+
+    The labelling of a mask is that of its bounding box pasted into zeros
+    (the same components, numbered in the same raster order); an empty mask
+    has none.  Candidate masks are often a few specks on a large film, where
+    labelling the whole film costs far more than finding the box.  A box
+    of more than ``_LABEL_BOX_MAX_SHARE`` of the image is not cut out.
+    """
+    mask = np.ascontiguousarray(mask, dtype=bool)
+    rows = mask.any(axis=1)
+    if not rows.any():
+        return np.zeros(mask.shape, np.int32), 0
+    r0, r1 = int(np.argmax(rows)), mask.shape[0] - int(np.argmax(rows[::-1]))
+    cols = mask[r0:r1].any(axis=0)
+    c0, c1 = int(np.argmax(cols)), mask.shape[1] - int(np.argmax(cols[::-1]))
+    if (r1 - r0) * (c1 - c0) > _LABEL_BOX_MAX_SHARE * mask.size:
+        n, labels = label(mask.view(np.uint8))
+        return labels, n - 1
+    n, crop = label(np.ascontiguousarray(mask[r0:r1, c0:c1]).view(np.uint8))
+    labels = np.zeros(mask.shape, np.int32)
+    labels[r0:r1, c0:c1] = crop
+    return labels, n - 1
+
+
 def label_components(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndarray, int]:
     """Connected components of a bool mask (OpenCV), as ``(labels, n)``.
 
@@ -509,9 +590,7 @@ def label_components(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndarra
     >>> label_components(m)[1], label_components(m, 8)[1]
     (3, 1)
     """
-    mask = np.ascontiguousarray(mask, dtype=bool)
-    n, labels = cv2.connectedComponents(mask.view(np.uint8), connectivity=connectivity, ltype=cv2.CV_32S)
-    return labels, n - 1
+    return _label_on_box(mask, lambda m: cv2.connectedComponents(m, connectivity=connectivity, ltype=cv2.CV_32S))
 
 
 def label_raster_order(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndarray, int]:
@@ -546,9 +625,7 @@ def label_raster_order(mask: np.ndarray, connectivity: int = 4) -> tuple[np.ndar
            [2, 0, 0],
            [0, 2, 0]], dtype=int32)
     """
-    mask = np.ascontiguousarray(mask, dtype=bool)
-    n, labels = cv2.connectedComponentsWithAlgorithm(mask.view(np.uint8), connectivity, cv2.CV_32S, cv2.CCL_SAUF)
-    return labels, n - 1
+    return _label_on_box(mask, lambda m: cv2.connectedComponentsWithAlgorithm(m, connectivity, cv2.CV_32S, cv2.CCL_SAUF))
 
 
 def keep_labels(labels: np.ndarray, keep: np.ndarray) -> tuple[np.ndarray, int]:

@@ -21,6 +21,11 @@ from .orderstats import median
 
 #: Label images with fewer labels than this are grouped by a 16-bit radix sort.
 _RADIX_MAX_LABELS = 2**16
+#: In :func:`label_moments`, labels of at least this many pixels (bones,
+#: broad dense regions) get their moments from OpenCV on their bounding box
+#: instead of per-pixel sums; for smaller ones (foci) the box's band of rows
+#: costs more than their pixels do.
+_CROP_MOMENTS_MIN_PIXELS = 65536
 #: In :func:`label_median`, labels with at least this share of the labelled
 #: pixels are each selected by a mask instead of taking part in the sort.
 _MASKED_MEDIAN_SHARE = 0.125
@@ -160,8 +165,18 @@ def label_moments(labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
     flat = labels.ravel()
     where = np.flatnonzero(flat != 0)  # (a bool nonzero is faster)
     lab = flat[where]
-    rows, cols = _row_col(where, labels.shape)
     area = np.bincount(lab, minlength=n + 1).astype(float)
+    # large labels (bones, the body's soft tissue) from OpenCV's moments of
+    # their bounding box, the rest from per-label sums over their own pixels
+    large = np.flatnonzero(area >= _CROP_MOMENTS_MIN_PIXELS)
+    large = large[large > 0]
+    if large.size:
+        crops = list(_crops(labels, n, where, lab, large))
+        small = np.ones(n + 1, bool)
+        small[large] = False
+        keep = small[lab]
+        where, lab = where[keep], lab[keep]
+    rows, cols = _row_col(where, labels.shape)
     # coordinates relative to each label's bounding box, as regionprops: the
     # sums stay exact integers, so symmetric shapes give exactly equal moments
     r0 = np.full(n + 1, labels.shape[0], dtype=rows.dtype)
@@ -176,8 +191,6 @@ def label_moments(labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
     sum_r = np.bincount(lab, weights=rows, minlength=n + 1)
     sum_c = np.bincount(lab, weights=cols, minlength=n + 1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        centroid_r = (sum_r + r0 * area) / area
-        centroid_c = (sum_c + c0 * area) / area
         cr = sum_r / area
         cc = sum_c / area
         dr = rows - cr[lab]
@@ -186,6 +199,13 @@ def label_moments(labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
         a = np.bincount(lab, weights=dc * dc, minlength=n + 1) / area
         b = -np.bincount(lab, weights=dr * dc, minlength=n + 1) / area
         c = np.bincount(lab, weights=dr * dr, minlength=n + 1) / area
+    if large.size:
+        for k, top, left, crop in crops:
+            r0[k], c0[k] = top, left
+            sum_r[k], sum_c[k], a[k], b[k], c[k] = _crop_moments(crop.view(np.uint8))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centroid_r = (sum_r + r0 * area) / area
+        centroid_c = (sum_c + c0 * area) / area
     half_sum, half_diff = 0.5 * (a + c), 0.5 * (a - c)
     root = np.sqrt(half_diff * half_diff + b * b)
     l1 = np.clip(half_sum + root, 0, None)
@@ -200,6 +220,49 @@ def label_moments(labels: np.ndarray, n: int) -> dict[str, np.ndarray]:
         "axis_minor_length": 4 * np.sqrt(l2[1:]),
         "orientation": orientation[1:],
     }
+
+
+def _crops(labels: np.ndarray, n: int, where: np.ndarray, lab: np.ndarray, which: np.ndarray):
+    """Yield ``(label, r0, c0, mask)`` for each label of ``which``: its bounding box's corner and its pixels there.
+
+    ``where`` and ``lab`` are the flat indices (raster order) and labels of
+    the labelled pixels; a label's first and last pixel give its rows, the
+    band of those rows its columns.
+    """
+    pos = np.arange(lab.size)
+    first = np.full(n + 1, lab.size, dtype=pos.dtype)
+    last = np.full(first.size, -1, dtype=pos.dtype)
+    np.minimum.at(first, lab, pos)
+    np.maximum.at(last, lab, pos)
+    width = labels.shape[1]
+    for k in which:
+        r0, r1 = int(where[first[k]] // width), int(where[last[k]] // width)
+        hit = labels[r0 : r1 + 1] == k
+        cols = np.flatnonzero(hit.any(axis=0))
+        yield k, r0, int(cols[0]), np.ascontiguousarray(hit[:, cols[0] : cols[-1] + 1])
+
+
+def _crop_moments(mask: np.ndarray) -> tuple[float, float, float, float, float]:
+    """Box-frame coordinate sums and inertia tensor of a binary crop: ``(sum_r, sum_c, a, b, c)``.
+
+    As :func:`label_moments` computes them from per-pixel sums: OpenCV's raw
+    moments of a binary 8-bit image are exact integers (below 2**53), and
+    the central moments are formed from them in exact integer arithmetic
+    (``area**2 * mu = area * m2 - m1**2``) with one rounding at the end, so
+    symmetric shapes still give exactly equal moments.
+    """
+    m = cv2.moments(mask, binaryImage=True)
+    area = int(m["m00"])
+    m10, m01 = int(m["m10"]), int(m["m01"])  # sums of columns, of rows
+    m20, m11, m02 = int(m["m20"]), int(m["m11"]), int(m["m02"])
+    den = area * area
+    return (
+        float(m01),
+        float(m10),
+        (area * m20 - m10 * m10) / den,
+        -((area * m11 - m10 * m01) / den),  # (-0.0 for 0, as the per-pixel sums give)
+        (area * m02 - m01 * m01) / den,
+    )
 
 
 def _row_col(where: np.ndarray, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:

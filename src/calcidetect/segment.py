@@ -106,6 +106,8 @@ def _wide_body(skin_depth_px: np.ndarray, spacing_mm: float) -> np.ndarray:
     is the largest depth below the skin within ``_HALFWIDTH_WINDOW_MM``; it
     must be at least ``_COARSE_MIN_HALFWIDTH_MM``.
     """
+    if float(skin_depth_px.min()) * spacing_mm >= 2.0 * _COARSE_MIN_HALFWIDTH_MM:
+        return np.ones(skin_depth_px.shape, bool)  # the half-width is at least the smallest depth: wide everywhere
     halfwidth_px = grey_dilate(skin_depth_px, _HALFWIDTH_WINDOW_MM / spacing_mm, grid_factor=_COARSE_GRID)
     return halfwidth_px * spacing_mm >= _COARSE_MIN_HALFWIDTH_MM
 
@@ -290,7 +292,7 @@ def segment(
     significance = np.full(image.shape, -np.inf, np.float32)
     for scale_mm in _DETECTION_SCALES_MM:
         response = gaussian(excess, scale_mm / spacing_mm) if scale_mm > 0 else excess
-        np.maximum(significance, local_significance(response, soft, step, _NOISE_WINDOW_MM / spacing_mm), out=significance)
+        np.maximum(significance, local_significance(response, soft, step, _NOISE_WINDOW_MM / spacing_mm, inside_only=True), out=significance)
     significance[~soft] = 0.0
     mask = hysteresis_threshold(significance, cfg.low_threshold_sigma, cfg.high_threshold_sigma)
     seeds = significance >= cfg.high_threshold_sigma
@@ -299,7 +301,7 @@ def segment(
     # outer scale, with the smooth soft-tissue texture and the broad slopes
     # (where the opening keeps a sheet lying on the skin's slope) taken out
     band = gaussian(excess, cfg.bandpass_inner_mm / spacing_mm) - gaussian(excess, cfg.bandpass_outer_mm / spacing_mm)
-    band_sig = local_significance(band, soft, step, _NOISE_WINDOW_MM / spacing_mm)
+    band_sig = local_significance(band, soft, step, _NOISE_WINDOW_MM / spacing_mm, inside_only=True)
     band_sig[~soft] = 0.0
     np.maximum(significance, band_sig, out=significance)
     # the skin line itself (a dermis step, the curvature of the limb's
