@@ -10,16 +10,13 @@ import numpy as np
 
 import cv2
 
-from .filters import gaussian, grey_morphology, normalized_gaussian, normalized_gaussian_coarse
+from .filters import cells_read, gaussian, grey_morphology, normalized_gaussian, normalized_gaussian_coarse
 from .orderstats import median
 
 __all__ = ["region_opening", "region_line_opening", "noise_sigma", "local_noise_sigma", "local_significance", "robust_sigma", "MAD_TO_SIGMA"]
 
 #: Median absolute deviation of a normal distribution, in sigmas.
 MAD_TO_SIGMA = 1.4826
-#: A linear enlargement of a coarse grid reads the cells within this many
-#: cells of a pixel's own cell (see :func:`_cells_read`).
-_CELLS_READ_REACH = 2
 #: Region openings run on the image quantized to this many steps (16 bits)
 #: over the region's range (see :func:`_open_within`).
 _OPENING_LEVELS = 65535
@@ -147,19 +144,6 @@ def _open_within(image: np.ndarray, region: np.ndarray, erode, dilate) -> np.nda
     return (opened * np.float32(1.0 / scale) + np.float32(lo)).astype(np.float32, copy=False)
 
 
-def _cells_read(region: np.ndarray, shape: tuple[int, int], grid_factor: int) -> np.ndarray:
-    """Cells of a grid of ``shape`` (``grid_factor`` times coarser) whose values a linear enlargement reads for ``region``.
-
-    The cells holding a pixel of ``region`` and their neighbours out to
-    ``_CELLS_READ_REACH`` cells; on the full grid (factor 1), ``region`` itself.
-    """
-    if grid_factor <= 1:
-        return region
-    touched = cv2.resize(region.astype(np.float32), shape[::-1], interpolation=cv2.INTER_AREA) > 0
-    reach = np.ones((2 * _CELLS_READ_REACH + 1,) * 2, np.uint8)
-    return cv2.dilate(touched.view(np.uint8), reach).view(bool)
-
-
 def region_opening(
     image: np.ndarray,
     region: np.ndarray,
@@ -218,7 +202,9 @@ def region_opening(
         lambda x: grey_morphology(x, radius, "dilate", cv2.BORDER_REPLICATE),
     )
     if smooth:
-        needed = _cells_read(region, small.shape, grid_factor) if inside_only else None
+        needed = None
+        if inside_only:  # on a coarser grid, the cells its enlargement reads
+            needed = region if grid_factor <= 1 else cells_read(region, small.shape)
         smoothed = normalized_gaussian_coarse(
             floor, small_region.astype(np.float32), 0.5 * radius, factor=smooth_grid_factor, needed=needed
         )

@@ -221,11 +221,7 @@ def normalized_gaussian_coarse(
     small_w = cv2.resize(w, size, interpolation=cv2.INTER_AREA)
     small_num = cv2.resize(img * w, size, interpolation=cv2.INTER_AREA)
     small = np.divide(small_num, small_w, out=np.zeros_like(small_num), where=small_w > 0)
-    small_needed = None
-    if needed is not None:
-        touched = cv2.resize(np.asarray(needed, np.float32), size, interpolation=cv2.INTER_AREA) > 0
-        reach = np.ones((2 * _NEEDED_REACH + 1,) * 2, np.uint8)
-        small_needed = cv2.dilate(touched.view(np.uint8), reach).view(bool)
+    small_needed = None if needed is None else cells_read(needed, (size[1], size[0]))
     small = normalized_gaussian(small, small_w, sigma_px / factor, needed=small_needed)
     return cv2.resize(small, (width, h), interpolation=cv2.INTER_LINEAR)
 
@@ -261,6 +257,17 @@ def _disk_rectangles(kernel: np.ndarray) -> list[tuple[int, int]]:
     half = (kernel.shape[1] - 1 - np.argmax(lower[:, ::-1], axis=1)) - r  # last set column, from the centre
     steps = np.flatnonzero(np.append(half[1:] < half[:-1], True))
     return [(int(dy), int(half[dy])) for dy in steps]
+
+
+def cells_read(mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Cells of a coarser grid of ``shape`` whose values a linear enlargement reads for ``mask``.
+
+    The cells holding a pixel of ``mask`` (an area shrink) and their
+    neighbours out to ``_NEEDED_REACH`` cells.
+    """
+    touched = cv2.resize(np.asarray(mask, np.float32), shape[::-1], interpolation=cv2.INTER_AREA) > 0
+    reach = np.ones((2 * _NEEDED_REACH + 1,) * 2, np.uint8)
+    return cv2.dilate(touched.view(np.uint8), reach).view(bool)
 
 
 def grey_morphology(image: np.ndarray, radius_px: float, op: str, border_type: int = cv2.BORDER_CONSTANT) -> np.ndarray:
@@ -560,18 +567,16 @@ def _label_on_box(mask: np.ndarray, label) -> tuple[np.ndarray, int]:
     of more than ``_LABEL_BOX_MAX_SHARE`` of the image is not cut out.
     """
     mask = np.ascontiguousarray(mask, dtype=bool)
-    rows = mask.any(axis=1)
-    if not rows.any():
+    box = _grown_box(mask, 0)
+    if box is None:
         return np.zeros(mask.shape, np.int32), 0
-    r0, r1 = int(np.argmax(rows)), mask.shape[0] - int(np.argmax(rows[::-1]))
-    cols = mask[r0:r1].any(axis=0)
-    c0, c1 = int(np.argmax(cols)), mask.shape[1] - int(np.argmax(cols[::-1]))
-    if (r1 - r0) * (c1 - c0) > _LABEL_BOX_MAX_SHARE * mask.size:
+    rs, cs = box
+    if (rs.stop - rs.start) * (cs.stop - cs.start) > _LABEL_BOX_MAX_SHARE * mask.size:
         n, labels = label(mask.view(np.uint8))
         return labels, n - 1
-    n, crop = label(np.ascontiguousarray(mask[r0:r1, c0:c1]).view(np.uint8))
+    n, crop = label(np.ascontiguousarray(mask[box]).view(np.uint8))
     labels = np.zeros(mask.shape, np.int32)
-    labels[r0:r1, c0:c1] = crop
+    labels[box] = crop
     return labels, n - 1
 
 
