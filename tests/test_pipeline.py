@@ -201,3 +201,42 @@ def test_a_lead_letter_in_its_holder_on_the_limb_is_not_a_focus():
     # with no holder around small metal the rim was outlined
     unboxed = cd.detect(film, pixel_spacing_mm=SPACING_MM, config=cd.Config(marker_max_area_mm2=0.0))
     assert any(200 <= f.centroid_rc[0] <= 260 and 80 <= f.centroid_rc[1] <= 140 for f in unboxed.foci)
+
+
+def _lobules(img, centres, radius_px, density):
+    """A calcified mass: overlapping homogeneous balls (lobules), no cortex."""
+    yy, xx = np.ogrid[: img.shape[0], : img.shape[1]]
+    for r, c in centres:
+        img += density * np.sqrt(np.clip(radius_px**2 - (yy - r) ** 2 - (xx - c) ** 2, 0, None)) / radius_px
+    return img
+
+
+def _round_bone(img, r, c, radius_px, density, cortex_px=4):
+    """A small round bone (sesamoid, carpal): a projected ball with a cortex."""
+    yy, xx = np.ogrid[: img.shape[0], : img.shape[1]]
+    d2 = (yy - r) ** 2 + (xx - c) ** 2
+    outer = np.sqrt(np.clip(radius_px**2 - d2, 0, None))
+    inner = np.sqrt(np.clip((radius_px - cortex_px) ** 2 - d2, 0, None))
+    img += density * (outer - 0.6 * inner) / radius_px
+    return img
+
+
+def test_a_dense_lobulated_mass_without_a_cortex_is_a_focus_and_a_round_bone_with_one_is_bone():
+    # tumoral-calcinosis-like: as dense as the bone beside it, convex, but
+    # densest in its middle; before the rim test it was taken for a bone
+    img, rng = limb()
+    add_tube(img, 250, 300, 0, 600)
+    _lobules(img, [(290, 140), (292, 162), (310, 150), (300, 150)], 18, 16.0)
+    res = _detect(finish(img, rng))
+    assert not res.bone_mask[300, 150]
+    assert [f.pattern for f in res.foci] == ["lobular"]
+    r, c = res.foci[0].centroid_rc
+    assert abs(r - 300) < 8 and abs(c - 150) < 8
+    assert res.foci[0].area_mm2 > 30
+    # a sesamoid-like bone of the same size, with a cortex, stays bone
+    img, rng = limb()
+    add_tube(img, 250, 300, 0, 600)
+    _round_bone(img, 300, 150, 25, 40.0)
+    res = _detect(finish(img, rng))
+    assert res.bone_mask[300, 150] and res.bone_mask[300, 128]
+    assert res.foci == []

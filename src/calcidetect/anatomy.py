@@ -160,6 +160,13 @@ _MAX_FILLED_HOLE_MM2 = 300.0
 _CORTEX_RIM_MM = 0.8
 _CORTEX_CORE_MM = 1.4
 _CORTEX_MIN_RATIO = 1.08
+#: A convex blob whose rim (as for the cortex test) is fainter than this
+#: fraction of its core is a calcified mass, not bone.  A cortex keeps a
+#: bone's rim at least about half as dense as its core (a child's
+#: ossification centre: >= 0.6 on the boneage films; phantom bones >= 0.46);
+#: a mass without a cortex is thinnest at its rim (a homogeneous ball of
+#: 4-10 mm radius: 0.45-0.33) and a cloud-like deposit densest at its centre.
+_BONE_MIN_RIM_RATIO = 0.45
 #: A rim this much denser than the core is a clear cortex.
 _STRONG_CORTEX_RATIO = 1.5
 #: Shape tests for bone components.
@@ -1206,7 +1213,9 @@ def _bone_components(
     small_round = wide & (st["solidity"] >= _BONE_MIN_SOLIDITY) & (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
     looks_bony = (
         (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
-        | (st["solidity"] >= _BONE_MIN_SOLIDITY)
+        # a convex outline, unless the rim is far fainter than the core: a
+        # calcified mass is densest at its centre, a bone has a cortex
+        | ((st["solidity"] >= _BONE_MIN_SOLIDITY) & (st["cortex_ratio"] >= _BONE_MIN_RIM_RATIO))
         | st["touches_border"]
         | (st["elongation"] >= _BONE_MIN_ELONGATION)
         # a short tubular bone (a child's phalanx): oblong and nearly convex;
