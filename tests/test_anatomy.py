@@ -109,3 +109,25 @@ def test_at_least_from_edge_matches_distance_threshold(radius, seed):
     mask = cv2.GaussianBlur(rng.random((80, 110)).astype(np.float32), (0, 0), 4) > 0.5
     np.testing.assert_array_equal(_at_least_from_edge(mask, radius), _distance_to(mask) >= radius)
     np.testing.assert_array_equal(_at_least_from_edge(np.ones((9, 9), bool), radius), np.ones((9, 9), bool))
+
+
+def test_cortex_peak_ratio_sees_a_ring_inside_a_blurred_edge_and_none_in_a_ball():
+    import cv2
+
+    from calcidetect.anatomy import _cortex_peak_ratio
+
+    # two discs of radius 14 px at 0.36 mm: a bone whose cortex ring (3-5 px
+    # deep) is denser than its core but whose outermost pixels are blurred
+    # (as on a coarse film), and a homogeneous ball (a deposit without cortex)
+    rows, cols = np.mgrid[0:40, 0:80]
+    d_bone = np.hypot(rows - 20, cols - 20)
+    d_ball = np.hypot(rows - 20, cols - 60)
+    labels = np.where(d_bone <= 14, 1, np.where(d_ball <= 14, 2, 0)).astype(np.int32)
+    depth_bone = 14 - d_bone
+    bone = np.where(depth_bone < 2, 0.3, np.where(depth_bone < 5, 1.3, 1.0))
+    ball = np.sqrt(np.clip(14.5**2 - d_ball**2, 0, None)) / 14.5
+    excess = np.where(labels == 1, bone, np.where(labels == 2, ball, 0.0)).astype(np.float32)
+    inside = cv2.distanceTransform((labels > 0).astype(np.uint8), cv2.DIST_L2, 3)
+    ratio = _cortex_peak_ratio(labels, 2, inside, excess, 0.36)
+    assert ratio[0] > 1.2  # the ring band, not the faint outer pixels
+    assert ratio[1] < 1.0  # a ball is densest at its centre

@@ -166,7 +166,16 @@ _CORTEX_MIN_RATIO = 1.08
 #: ossification centre: >= 0.6 on the boneage films; phantom bones >= 0.46);
 #: a mass without a cortex is thinnest at its rim (a homogeneous ball of
 #: 4-10 mm radius: 0.45-0.33) and a cloud-like deposit densest at its centre.
+#: A blob with a ring band denser than its core (``_CORTEX_PEAK_MIN_RATIO``)
+#: has a cortex however faint its outermost pixels read.
 _BONE_MIN_RIM_RATIO = 0.45
+#: Peak cortex test (:func:`_cortex_peak_ratio`): the densest band this deep
+#: or less, over the core beyond ``_CORTEX_PEAK_CORE_MM``; a ring band at
+#: least as dense as the core is a cortex (the sample shoulder's oval bone,
+#: 0.36 mm pixels: rim/core 0.49, ring band/core 1.3).
+_CORTEX_PEAK_DEPTH_MM = 2.0
+_CORTEX_PEAK_CORE_MM = 3.0
+_CORTEX_PEAK_MIN_RATIO = 1.0
 #: A rim this much denser than the core is a clear cortex.
 _STRONG_CORTEX_RATIO = 1.5
 #: Shape tests for bone components.
@@ -767,6 +776,31 @@ def marker_holders(metal: np.ndarray, spacing_mm: float, max_area_mm2: float, ma
     return holders
 
 
+def _cortex_peak_ratio(labels: np.ndarray, n: int, inside: np.ndarray, excess: np.ndarray, spacing_mm: float) -> np.ndarray:
+    """Per component (index 1..n): the densest one-pixel band within ``_CORTEX_PEAK_DEPTH_MM`` of the edge over the core.
+
+    The cortex is a ring just inside a bone's outline; on a coarse or blurred
+    film the outermost band (``_CORTEX_RIM_MM``) straddles the edge and reads
+    fainter than the core even where the ring shows.  The ring's own band is
+    the densest of the bands 1, 2, ... pixels deep; the core lies deeper than
+    ``_CORTEX_PEAK_CORE_MM``.  0 when there is no core (a narrow component).
+    """
+    depth_px = max(int(np.ceil(_CORTEX_PEAK_DEPTH_MM / spacing_mm)), 2)
+    band = np.ceil(inside).astype(np.int32)  # 1 = outermost pixel ring
+    in_ring = (band >= 1) & (band <= depth_px)
+    key = labels[in_ring].astype(np.int64) * (depth_px + 1) + band[in_ring]
+    size = (n + 1) * (depth_px + 1)
+    sums = np.bincount(key, weights=excess[in_ring], minlength=size).reshape(n + 1, depth_px + 1)[1:, 1:]
+    counts = np.bincount(key, minlength=size).reshape(n + 1, depth_px + 1)[1:, 1:]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ring_peak = np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf).max(axis=1)
+    core = inside >= max(_CORTEX_PEAK_CORE_MM / spacing_mm, depth_px + 1)
+    core_sum = np.bincount(labels[core], weights=excess[core], minlength=n + 1)[1:]
+    core_n = np.bincount(labels[core], minlength=n + 1)[1:]
+    core_mean = core_sum / np.maximum(core_n, 1)
+    return np.where((core_n > 0) & (core_mean > 0), ring_peak / np.maximum(core_mean, 1e-9), 0.0)
+
+
 def _component_stats(
     labels: np.ndarray,
     n: int,
@@ -794,6 +828,7 @@ def _component_stats(
     core_n = np.bincount(labels[core], minlength=n + 1)[1:]
     with np.errstate(invalid="ignore", divide="ignore"):
         cortex = np.where(core_n > 0, (rim_sum / np.maximum(rim_n, 1)) / np.maximum(core_sum / np.maximum(core_n, 1), 1e-9), 0.0)
+    cortex_peak = _cortex_peak_ratio(labels, n, inside, excess, spacing_mm)
     solidity = label_solidity(labels, width * spacing_mm >= min_width_mm, ndi.find_objects(labels, n))
     major = moments["axis_major_length"]
     minor = moments["axis_minor_length"]
@@ -804,6 +839,7 @@ def _component_stats(
         "area_mm2": area * spacing_mm**2,
         "width_mm": width * spacing_mm,
         "cortex_ratio": cortex,
+        "cortex_peak_ratio": cortex_peak,
         "solidity": solidity,
         "elongation": major / np.maximum(minor, 1.0),
         "orientation": orientation,
@@ -1213,9 +1249,10 @@ def _bone_components(
     small_round = wide & (st["solidity"] >= _BONE_MIN_SOLIDITY) & (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
     looks_bony = (
         (st["cortex_ratio"] >= _CORTEX_MIN_RATIO)
-        # a convex outline, unless the rim is far fainter than the core: a
-        # calcified mass is densest at its centre, a bone has a cortex
-        | ((st["solidity"] >= _BONE_MIN_SOLIDITY) & (st["cortex_ratio"] >= _BONE_MIN_RIM_RATIO))
+        # a convex outline, unless the rim is far fainter than the core and
+        # no band near the edge is denser than the core: a calcified mass is
+        # densest at its centre, a bone has a cortex
+        | ((st["solidity"] >= _BONE_MIN_SOLIDITY) & ((st["cortex_ratio"] >= _BONE_MIN_RIM_RATIO) | (st["cortex_peak_ratio"] >= _CORTEX_PEAK_MIN_RATIO)))
         | st["touches_border"]
         | (st["elongation"] >= _BONE_MIN_ELONGATION)
         # a short tubular bone (a child's phalanx): oblong and nearly convex;
