@@ -777,9 +777,10 @@ def marker_holders(metal: np.ndarray, spacing_mm: float, max_area_mm2: float, ma
 
 
 def _cortex_peak_ratio(labels: np.ndarray, n: int, inside: np.ndarray, excess: np.ndarray, spacing_mm: float) -> np.ndarray:
-    """Per component (index 1..n): the densest one-pixel band within ``_CORTEX_PEAK_DEPTH_MM`` of the edge over the core.
+    """Per component (index 1..n): its densest edge band's mean excess over its core's.
 
-    The cortex is a ring just inside a bone's outline; on a coarse or blurred
+    The bands are one pixel deep, within ``_CORTEX_PEAK_DEPTH_MM`` of the
+    edge.  The cortex is a ring just inside a bone's outline; on a coarse or blurred
     film the outermost band (``_CORTEX_RIM_MM``) straddles the edge and reads
     fainter than the core even where the ring shows.  The ring's own band is
     the densest of the bands 1, 2, ... pixels deep; the core lies deeper than
@@ -792,8 +793,7 @@ def _cortex_peak_ratio(labels: np.ndarray, n: int, inside: np.ndarray, excess: n
     size = (n + 1) * (depth_px + 1)
     sums = np.bincount(key, weights=excess[in_ring], minlength=size).reshape(n + 1, depth_px + 1)[1:, 1:]
     counts = np.bincount(key, minlength=size).reshape(n + 1, depth_px + 1)[1:, 1:]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ring_peak = np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf).max(axis=1)
+    ring_peak = np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf).max(axis=1)
     core = inside >= max(_CORTEX_PEAK_CORE_MM / spacing_mm, depth_px + 1)
     core_sum = np.bincount(labels[core], weights=excess[core], minlength=n + 1)[1:]
     core_n = np.bincount(labels[core], minlength=n + 1)[1:]
