@@ -795,10 +795,8 @@ def _cortex_peak_ratio(labels: np.ndarray, n: int, inside: np.ndarray, excess: n
     counts = np.bincount(key, minlength=size).reshape(n + 1, depth_px + 1)[1:, 1:]
     ring_peak = np.where(counts > 0, sums / np.maximum(counts, 1), -np.inf).max(axis=1)
     core = inside >= max(_CORTEX_PEAK_CORE_MM / spacing_mm, depth_px + 1)
-    core_sum = np.bincount(labels[core], weights=excess[core], minlength=n + 1)[1:]
-    core_n = np.bincount(labels[core], minlength=n + 1)[1:]
-    core_mean = core_sum / np.maximum(core_n, 1)
-    return np.where((core_n > 0) & (core_mean > 0), ring_peak / np.maximum(core_mean, 1e-9), 0.0)
+    core_mean = label_mean(excess[core], labels[core], n)  # NaN without a core
+    return np.where(core_mean > 0, ring_peak / np.maximum(core_mean, 1e-9), 0.0)
 
 
 def _component_stats(
