@@ -2,8 +2,12 @@
 
 Generates ``--n`` phantoms (default 20, ``--size-scale`` 0.5 of full size so
 the run stays short), runs :func:`calcidetect.batch.run` with each worker
-count, checks that the tables are identical between the runs, and writes a
-small report to ``benchmarks/results/batch_throughput.txt``.
+count ``--repeat`` times (round robin, so that a noisy spell of the shared
+machine hits every worker count alike; the median wall time counts), checks
+that the tables are identical between the runs, and writes a small report to
+``benchmarks/results/batch_throughput.txt``.  It also times the start-up of
+an idle pool of each size (spawning the processes and importing calcidetect
+in them), the fixed cost that a batch of thousands of films amortises.
 
 Run from the repository root::
 
@@ -38,12 +42,29 @@ def _median_stages(out_dir: Path) -> dict[str, float]:
     return stages
 
 
+def _pool_startup(workers: int) -> float:
+    """Seconds until every process of a fresh pool, as ``batch.run`` starts it, answers."""
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    from calcidetect import batch
+    from calcidetect.worker import init_worker
+
+    t = time.perf_counter()
+    with batch._single_thread_env():
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=init_worker) as pool:
+            # a sleep keeps each task on its own process
+            list(pool.map(time.sleep, [0.05] * workers))
+    return time.perf_counter() - t - 0.05
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=20, help="number of phantom images (default 20)")
     ap.add_argument("--seed", type=int, default=6)
     ap.add_argument("--size-scale", type=float, default=0.5, help="phantom size factor (default 0.5)")
     ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--repeat", type=int, default=3, help="runs per worker count; the median counts (default 3)")
     ap.add_argument("--no-overlays", action="store_true")
     ap.add_argument(
         "--out", default=str(Path(__file__).resolve().parent / "results" / "batch_throughput.txt")
@@ -76,24 +97,38 @@ def main(argv: list[str] | None = None) -> int:
         )
         lines.append(f"overlays: {'no' if args.no_overlays else 'yes'}")
         lines.append("")
-        lines.append(f"{'workers':>7} {'wall s':>8} {'images/s':>9} {'Mpix/s':>7} {'speed-up':>8}   median s/image: load detect write")
+        lines.append(f"{'workers':>7} {'median s':>8} {'images/s':>9} {'Mpix/s':>7} {'speed-up':>8}   median s/image: load detect write")
         tables = {}
-        base = None
+        walls: dict[int, list[float]] = {w: [] for w in args.workers}
+        stages = {}
+        for rep in range(args.repeat):
+            for w in args.workers:
+                out = tmp / f"out{w}_{rep}"
+                t = time.perf_counter()
+                summary = batch.run(tmp / "in", out, workers=w, quiet=True, overlays=not args.no_overlays)
+                walls[w].append(time.perf_counter() - t)
+                stages[w] = _median_stages(out)
+                tables.setdefault(w, set()).add(((out / "foci.csv").read_bytes(), (out / "images.csv").read_bytes()))
+                if summary.n_failed:
+                    lines.append(f"({summary.n_failed} failed with {w} workers)")
+                print(f"run {rep + 1}/{args.repeat}, {w} worker(s): {walls[w][-1]:.1f} s", flush=True)
+        base = statistics.median(walls[args.workers[0]])
         for w in args.workers:
-            out = tmp / f"out{w}"
-            t = time.perf_counter()
-            summary = batch.run(tmp / "in", out, workers=w, quiet=True, overlays=not args.no_overlays)
-            wall = time.perf_counter() - t
-            base = base or wall
-            st = _median_stages(out)
-            tables[w] = ((out / "foci.csv").read_bytes(), (out / "images.csv").read_bytes())
+            wall = statistics.median(walls[w])
+            st = stages[w]
             lines.append(
                 f"{w:>7} {wall:>8.1f} {summary.n_total / wall:>9.3f} {mpix / wall:>7.2f} {base / wall:>8.2f}   "
                 f"{st['load']:.2f} {st['detect']:.2f} {st['write']:.2f}"
-                + (f"   ({summary.n_failed} failed)" if summary.n_failed else "")
+                f"   (runs: {', '.join(f'{x:.1f}' for x in walls[w])})"
             )
-            print(lines[-1], flush=True)
-        same = len(set(tables.values())) == 1
+        lines.append("")
+        lines.append("start-up of an idle pool (spawn + import calcidetect + initializer; median of 3):")
+        for w in args.workers:
+            if w > 1:
+                startup = statistics.median(_pool_startup(w) for _ in range(3))
+                net = base / (statistics.median(walls[w]) - startup)
+                lines.append(f"  {w} workers: {startup:.2f} s; speed-up net of it {net:.2f}x")
+        same = len(set().union(*tables.values())) == 1
         lines.append("")
         lines.append(f"foci.csv and images.csv identical across worker counts: {'yes' if same else 'NO'}")
         lines.append(
