@@ -654,3 +654,23 @@ def test_truncated_or_corrupted_dicom_only_raises_load_error(tmp_path_factory, d
     path.write_bytes(bytes(blob))
     with pytest.raises(LoadError):
         load_image(path, max_pixels=FUZZ_MAX_PIXELS)
+
+
+def test_loading_a_png_does_not_import_pydicom(tmp_path):
+    # a batch of PNGs (and ``import calcidetect``) must not pay for pydicom's
+    # import; a DICOM file still loads
+    import subprocess
+    import sys
+
+    png = tmp_path / "ramp.png"
+    assert cv2.imwrite(str(png), (np.arange(64, dtype=np.uint16).reshape(8, 8) * 1000))
+    dcm = tmp_path / "ramp.dcm"
+    code = (
+        "import sys, calcidetect\n"
+        f"img = calcidetect.load_image({str(png)!r})\n"
+        "print(img.shape, 'pydicom' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["(8,", "8)", "False"]
+    write_dicom(dcm, np.arange(64, dtype=np.uint16).reshape(8, 8))
+    assert load_image(dcm).shape == (8, 8)

@@ -21,7 +21,7 @@ import numpy as np
 
 from .config import Config
 from .errors import LoadError
-from .io_dicom import has_dicom_magic, looks_like_dicom, read_dicom
+from .dicom_sniff import has_dicom_magic, looks_like_dicom
 from .io_raster import sniff_raster, read_raster
 from .radiograph import Radiograph
 
@@ -116,6 +116,8 @@ def load_image(
     if raster_format is not None:
         image = read_raster(fspath, raster_format, max_pixels=limit)
     elif looks_like_dicom(head) or Path(fspath).suffix.lower() in _DICOM_EXTENSIONS:
+        from .io_dicom import read_dicom  # imports pydicom: only for DICOM files
+
         image = read_dicom(fspath, max_pixels=limit, apply_modality_lut=apply_modality_lut)
     else:
         raise LoadError(
