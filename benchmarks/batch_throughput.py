@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         tables = {}
         walls: dict[int, list[float]] = {w: [] for w in args.workers}
         stages = {}
+        failures = []
         for rep in range(args.repeat):
             for w in args.workers:
                 out = tmp / f"out{w}_{rep}"
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
                 stages[w] = _median_stages(out)
                 tables.setdefault(w, set()).add(((out / "foci.csv").read_bytes(), (out / "images.csv").read_bytes()))
                 if summary.n_failed:
-                    lines.append(f"({summary.n_failed} failed with {w} workers)")
+                    failures.append(f"run {rep + 1}, {w} worker(s): {summary.n_failed} input(s) failed")
                 print(f"run {rep + 1}/{args.repeat}, {w} worker(s): {walls[w][-1]:.1f} s", flush=True)
         base = statistics.median(walls[args.workers[0]])
         for w in args.workers:
@@ -121,8 +122,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"{st['load']:.2f} {st['detect']:.2f} {st['write']:.2f}"
                 f"   (runs: {', '.join(f'{x:.1f}' for x in walls[w])})"
             )
+        lines.extend(failures)
         lines.append("")
-        lines.append("start-up of an idle pool (spawn + import calcidetect + initializer; median of 3):")
+        lines.append(
+            "start-up of an idle pool (spawn + import calcidetect + initializer, median of 3; "
+            "a worker imports pydicom later, at its first DICOM file):"
+        )
         for w in args.workers:
             if w > 1:
                 startup = statistics.median(_pool_startup(w) for _ in range(3))
