@@ -44,15 +44,11 @@ def _median_stages(out_dir: Path) -> dict[str, float]:
 
 def _pool_startup(workers: int) -> float:
     """Seconds until every process of a fresh pool, as ``batch.run`` starts it, answers."""
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
-
     from calcidetect import batch
-    from calcidetect.worker import init_worker
 
     t = time.perf_counter()
     with batch._single_thread_env():
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"), initializer=init_worker) as pool:
+        with batch._process_pool(workers) as pool:
             # a sleep keeps each task on its own process
             list(pool.map(time.sleep, [0.05] * workers))
     return time.perf_counter() - t - 0.05

@@ -258,18 +258,27 @@ def _largest_first(tasks: list[Task]) -> list[Task]:
     return sorted(tasks, key=lambda t: (-size(t), t.rel))
 
 
+def _process_pool(workers: int) -> ProcessPoolExecutor:
+    """The local worker pool :func:`run` uses: spawned interpreters, one thread each.
+
+    Spawn, not fork: fresh interpreters are safe with threads in the parent.
+    Start it inside ``_single_thread_env()`` so that the workers' BLAS and
+    OpenMP libraries load single-threaded.
+    """
+    import multiprocessing as mp
+
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=init_worker)
+
+
 def _run_pool(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
     """Process pool; a worker that dies (OOM, native crash) costs only its input.
 
     After a pool breaks, the inputs it lost are redone one at a time in a
     fresh single-worker pool, which pins the crash on the input that caused it.
     """
-    import multiprocessing as mp
-
-    ctx = mp.get_context("spawn")  # fresh interpreters; safe with threads in the parent
     lost: list[Task] = []
     with _single_thread_env():
-        pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker)
+        pool = _process_pool(workers)
         try:
             # largest files first (longest-processing-time-first scheduling):
             # the inputs left when the pool runs dry are small ones, so no
@@ -286,7 +295,7 @@ def _run_pool(tasks: list[Task], workers: int) -> Iterator[dict[str, Any]]:
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         for task in sorted(lost, key=lambda t: t.rel):
-            solo = ProcessPoolExecutor(max_workers=1, mp_context=ctx, initializer=init_worker)
+            solo = _process_pool(1)
             try:
                 yield solo.submit(process_one, task).result()
             except BrokenProcessPool:
