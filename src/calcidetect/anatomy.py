@@ -34,6 +34,7 @@ from .filters import (
 )
 from .labelstats import label_max, label_mean, label_median, label_min, label_moments, label_solidity
 from .orderstats import median, percentile
+from .plates import find_plates
 
 __all__ = ["Anatomy", "find_anatomy", "find_collimation", "find_flat_overlays", "find_body", "find_bone", "find_joints", "joint_gaps", "joint_distance_at"]
 
@@ -1842,6 +1843,9 @@ def find_anatomy(
     metal = find_metal(image, excess, body, bone & ~saturated, spacing_mm, cfg)
     bone &= ~metal
     metal |= saturated
+    if cfg.detect_bone and cfg.detect_plates:
+        # flat bones wider than the bone floor (scapula, iliac wing)
+        bone |= find_plates(image, body, bone, metal, valid, bone_threshold, spacing_mm)
     # the distance to the joints is read off the gaps at the foci only (joint_distance_at)
     gap, joints, bone_labels, orient = joint_gaps(bone, spacing_mm, cfg)
     anatomy = Anatomy(

@@ -25,7 +25,7 @@ else:  # pragma: no cover
 __all__ = ["Config"]
 
 #: 0/1 switch fields (validated as such).
-_SWITCHES = ("detect_bone", "breast_body", "microcalc_channel", "linear_requires_bone")
+_SWITCHES = ("detect_bone", "detect_plates", "breast_body", "microcalc_channel", "linear_requires_bone")
 
 
 @dataclass(frozen=True)
@@ -155,6 +155,9 @@ class Config:
     # mammograms.  Switches are 0/1 integers (Config holds numbers only).
     #: 1: look for bone, joints and metal (musculoskeletal films); 0: skip.
     detect_bone: int = 1
+    #: 1: also find flat bones wider than ``max_bone_width_mm`` (scapula,
+    #: iliac wing) by the steps of their outline (:mod:`calcidetect.plates`).
+    detect_plates: int = 1
     #: 1: body = largest region brighter than air by ``breast_body_fraction``
     #: of the air-to-tissue range (a breast fades into air; the musculoskeletal
     #: air test splits fat from gland on processed digital mammograms).
