@@ -9,7 +9,8 @@ bone.  Its trabecular texture is then searched for foci.
 
 What marks such a plate is its outline: a uniform sheet of bone adds a
 constant density inside a sharp step.  Soft tissue varies smoothly except at
-the skin.  So the steep gradients away from the skin, and only those, are
+the skin (a thick limb's flank is steep, but a ramp centimetres wide, not a
+step).  So the steep steps away from the skin, and only those, are
 integrated back into an image (a Poisson solve on a coarse grid): the
 result is flat over soft tissue and raised by each step's height inside
 every region a step encloses.  Its level sets whose outline runs along
@@ -26,7 +27,7 @@ from scipy import ndimage as ndi
 
 from .background import robust_sigma
 from .filters import dilate, farther_than, gaussian, label_components
-from .labelstats import label_max
+from .labelstats import label_max, label_median
 
 __all__ = ["find_plates", "step_image"]
 
@@ -36,6 +37,11 @@ _PLATE_SMOOTH_MM = 0.5
 #: bone threshold, and this many noise sigmas of the gradient.
 _PLATE_EDGE_FRACTION = 0.15
 _PLATE_EDGE_NOISE_SIGMA = 4.0
+#: A step, not a ramp: its gradient at ``_PLATE_SMOOTH_MM`` is at least this
+#: many times its gradient at ``_PLATE_RAMP_SMOOTH_MM`` (4 for an ideal step,
+#: 1 for a ramp wider than both, as a thick limb's flank towards the skin).
+_PLATE_RAMP_SMOOTH_MM = 2.0
+_PLATE_MIN_STEP_RATIO = 2.0
 #: Grid of the integration and of the level sets (plates are centimetres wide).
 _PLATE_GRID_MM = 1.0
 #: Steps within this distance of the skin are the skin, not a bone's edge.
@@ -49,15 +55,25 @@ _PLATE_LEVEL_PERCENTILES = np.linspace(30.0, 95.0, 10)
 #: outline (outside the image and field edge) is a steep step.
 _PLATE_MIN_AREA_MM2 = 1000.0
 _PLATE_MIN_SUPPORT = 0.75
+#: A nested level set that is mostly bone already (a long bone inside a
+#: plate's level set) does not compete with the plate's own outline.
+_PLATE_MAX_CHILD_BONE = 0.5
 #: The new part of a plate (outside the bone mask) is cut at necks this wide
 #: (half-width); each piece must be this large ...
 _PLATE_NECK_MM = 3.0
-_PLATE_MIN_PIECE_AREA_MM2 = 300.0
+_PLATE_MIN_PIECE_AREA_MM2 = 1000.0
 #: ... have at least this share of its outline against soft tissue (a
 #: pocket of soft tissue enclosed by bones has next to none) ...
 _PLATE_MIN_SOFT_OUTLINE = 0.2
 #: ... and this share of that outline a steep rise into the piece.
-_PLATE_MIN_PIECE_SUPPORT = 0.5
+_PLATE_MIN_PIECE_SUPPORT = 0.65
+#: ... and its level just inside its outline (this band, mm from it) must
+#: stand above the soft tissue just outside by as much as the smallest steep
+#: slope rises over ``_PLATE_MIN_RISE_MM``: a plate is raised all over, a
+#: gap between a bone and a streak beside it (a tendon calcification) only
+#: at the streak, beyond the band.
+_PLATE_RISE_BAND_MM = (2.0, 5.0)
+_PLATE_MIN_RISE_MM = 3.0
 
 
 def _solve_poisson_neumann(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
@@ -78,6 +94,13 @@ def _solve_poisson_neumann(gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
     spectrum /= eigen
     spectrum[0, 0] = 0.0
     return fft.idctn(spectrum, type=2, norm="ortho").astype(np.float32)
+
+
+def _gradient_per_mm(image: np.ndarray, sigma_px: float, spacing_mm: float) -> tuple[np.ndarray, np.ndarray]:
+    """Sobel gradient (x, y; image units per mm) after a Gaussian of ``sigma_px``."""
+    smooth = gaussian(image, sigma_px)
+    scale = np.float32(1.0 / (8.0 * spacing_mm))
+    return cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) * scale, cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) * scale
 
 
 def step_image(
@@ -105,12 +128,13 @@ def step_image(
     factor : int
         Working pixels per coarse cell (along each axis).
     """
-    smooth = gaussian(image, _PLATE_SMOOTH_MM / spacing_mm)
-    gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3) / np.float32(8.0 * spacing_mm)
-    gx = cv2.Sobel(smooth, cv2.CV_32F, 1, 0, ksize=3) / np.float32(8.0 * spacing_mm)
+    gx, gy = _gradient_per_mm(image, _PLATE_SMOOTH_MM / spacing_mm, spacing_mm)
     inner = farther_than(body, _PLATE_SKIN_CLEARANCE_MM / spacing_mm) & ~dilate(metal, _PLATE_METAL_MARGIN_MM / spacing_mm)
     noise = robust_sigma(gx[inner][::13]) if inner.any() else 0.0
-    steep = inner & (cv2.magnitude(gx, gy) >= max(min_step_per_mm, _PLATE_EDGE_NOISE_SIGMA * noise))
+    magnitude = cv2.magnitude(gx, gy)
+    steep = inner & (magnitude >= max(min_step_per_mm, _PLATE_EDGE_NOISE_SIGMA * noise))
+    ramp = cv2.magnitude(*_gradient_per_mm(image, _PLATE_RAMP_SMOOTH_MM / spacing_mm, spacing_mm))
+    steep &= magnitude >= _PLATE_MIN_STEP_RATIO * ramp
     gx[~steep] = 0.0
     gy[~steep] = 0.0
     factor = max(1, int(round(_PLATE_GRID_MM / spacing_mm)))
@@ -146,7 +170,9 @@ def _outlined_levels(
     ``_PLATE_MIN_SUPPORT`` of its outline (``not_outline`` excluded) is
     ``support`` and no large component inside it, at a higher level, is
     better outlined: a region grown past the plate's own step into the
-    soft tissue around it keeps the plate's support only in part.
+    soft tissue around it keeps the plate's support only in part.  Inner
+    components that are mostly ``bone`` already do not count (a long bone
+    is outlined better than any plate around it).
     """
     accepted = np.zeros(steps.shape, bool)
     values = steps[body & ~bone]
@@ -169,14 +195,32 @@ def _outlined_levels(
         keep[0] = False
         accepted |= keep[labels]
         share[area < min_area_px] = 0.0
+        bone_share = np.bincount(labels.ravel(), weights=bone.ravel(), minlength=n + 1) / np.maximum(area, 1)
+        share[bone_share > _PLATE_MAX_CHILD_BONE] = 0.0
         share[0] = 0.0
         np.maximum(best_inside, share[labels].astype(np.float32), out=best_inside)
     return accepted
 
 
+def _rise_at_outline(pieces: np.ndarray, n: int, level: np.ndarray, soft: np.ndarray, cell_mm: float) -> np.ndarray:
+    """Per piece (index 0..n): median level just inside its outline minus just outside it (in soft tissue)."""
+    inside = pieces > 0
+    near, far = _PLATE_RISE_BAND_MM[0] / cell_mm, _PLATE_RISE_BAND_MM[1] / cell_mm
+    depth = cv2.distanceTransform(inside.view(np.uint8), cv2.DIST_L2, 3)
+    inner_band = inside & (depth >= near) & (depth <= far)
+    distance, (rows, cols) = ndi.distance_transform_edt(~inside, return_indices=True)
+    outer_band = soft & ~inside & (distance >= near) & (distance <= far)
+    owner = np.where(outer_band, pieces[rows, cols], 0)
+    inner_median = label_median(level, np.where(inner_band, pieces, 0), n)
+    outer_median = label_median(level, owner, n)
+    rise = np.zeros(n + 1)
+    rise[1:] = np.nan_to_num(inner_median - outer_median, nan=0.0)
+    return rise
+
+
 def _plate_pieces(
     new: np.ndarray, bone: np.ndarray, steep: np.ndarray, inner: np.ndarray, not_outline: np.ndarray,
-    gx: np.ndarray, gy: np.ndarray, cell_mm: float,
+    gx: np.ndarray, gy: np.ndarray, cell_mm: float, level: np.ndarray, body: np.ndarray, min_step_per_mm: float,
 ) -> np.ndarray:
     """The parts of ``new`` (plate outside the bone mask) that are bone themselves.
 
@@ -185,7 +229,9 @@ def _plate_pieces(
     into it.  A pocket of soft tissue between bones (the subacromial
     space, the gap between radius and ulna) is raised a little by the
     integration and can join a plate's level set; it is bounded by bones,
-    and where soft tissue bounds it the step falls into it, not out.
+    and where soft tissue bounds it the step falls into it, not out, and
+    its level is that of the soft tissue around it (``level``: the image on
+    the coarse grid; ``body``: the body there).
     """
     r = max(1, int(round(_PLATE_NECK_MM / cell_mm)))
     disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
@@ -195,18 +241,21 @@ def _plate_pieces(
     # each pixel of ``new`` near a core joins the nearest core; thin rims along the bone mask join none
     distance, (rows, cols) = ndi.distance_transform_edt(cores == 0, return_indices=True)
     pieces = np.where(new & (distance <= 2 * r + 1), cores[rows, cols], 0)
-    outline = _outline(pieces > 0) & ~not_outline
+    # the outer outline only: bones inside a plate (ribs over a scapula) leave holes in it
+    outline = (pieces > 0) & _outline(ndi.binary_fill_holes(pieces > 0)) & ~not_outline
     against_soft = outline & ~cv2.dilate(bone.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     rises = against_soft & steep & inner & _rises_inward(pieces > 0, gx, gy)
     n_outline = np.bincount(pieces[outline], minlength=n + 1)
     n_soft = np.bincount(pieces[against_soft], minlength=n + 1)
     n_rises = np.bincount(pieces[rises], minlength=n + 1)
     area = np.bincount(pieces.ravel(), minlength=n + 1)
+    rise = _rise_at_outline(pieces, n, level, body & ~bone, cell_mm)
     keep = (
         (n_soft > 0)
         & (n_soft >= _PLATE_MIN_SOFT_OUTLINE * n_outline)
         & (n_rises >= _PLATE_MIN_PIECE_SUPPORT * n_soft)
         & (area * cell_mm**2 >= _PLATE_MIN_PIECE_AREA_MM2)
+        & (rise >= _PLATE_MIN_RISE_MM * min_step_per_mm)
     )
     keep[0] = False
     return keep[pieces]
@@ -243,7 +292,8 @@ def find_plates(
     out = np.zeros(image.shape, bool)
     if not np.isfinite(bone_threshold) or not body.any():
         return out
-    steps, steep, gx, gy, factor = step_image(image, body, metal, spacing_mm, _PLATE_EDGE_FRACTION * bone_threshold)
+    min_step_per_mm = _PLATE_EDGE_FRACTION * bone_threshold
+    steps, steep, gx, gy, factor = step_image(image, body, metal, spacing_mm, min_step_per_mm)
     h, w = steps.shape
     if h < 3 or w < 3:
         return out
@@ -260,7 +310,10 @@ def find_plates(
     near_steep = cv2.dilate(steep.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
     support = near_steep & c_inner
     levels = _outlined_levels(steps, c_body, c_bone, support, beyond_field, _PLATE_MIN_AREA_MM2 / cell_mm**2)
-    pieces = _plate_pieces(levels & ~c_bone, c_bone, near_steep, c_inner, beyond_field, gx, gy, cell_mm)
+    c_image = cv2.resize(image[crop], (w, h), interpolation=cv2.INTER_AREA)
+    pieces = _plate_pieces(
+        levels & ~c_bone, c_bone, near_steep, c_inner, beyond_field, gx, gy, cell_mm, c_image, c_body, min_step_per_mm
+    )
     if not pieces.any():
         return out
     out[crop] = cv2.resize(pieces.astype(np.uint8), (w * factor, h * factor), interpolation=cv2.INTER_NEAREST).astype(bool)
